@@ -1,0 +1,235 @@
+"""Sound in: any supported file to float32 samples with PyAV (FFmpeg inside the wheel).
+
+Two entry points:
+
+- :func:`read_audio` walks a file's compressed packets once. It always measures the real duration
+  and can hash the audio payload (the track's identity, blind to tags) and, in the same pass,
+  decode to one sample rate for analysis: a file is read from disk once per scan.
+- :func:`decode` decodes a whole file or only a window (start, duration) without decoding what
+  comes before it, for on-the-fly uses (a dropped-in seed file, a mix render).
+
+Channels are kept (mono stays mono, anything wider becomes stereo) and callers average them for
+mono, as librosa does. FFmpeg's own stereo-to-mono downmix is (L+R)/√2, 3 dB louder than what the
+MusiCNN models were trained on (see the MusiCNN fixtures' README).
+
+Every failure raises :class:`~segue.errors.DecodeError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from segue.audio.formats import NotAudioError, sniff_format
+from segue.errors import DecodeError
+
+#: Give up on a file when this many packets in a row fail to decode.
+MAX_BAD_PACKETS = 50
+#: No real audio packet lasts longer than this; longer durations in a file are corrupt.
+MAX_PACKET_SECONDS = 30.0
+
+
+@dataclass
+class AudioInfo:
+    """What one pass over a file's packets tells."""
+
+    format: str
+    codec: str
+    sample_rate: int
+    channels: int
+    duration: float
+    bitrate: int | None
+    declared_duration: float | None
+    payload_hash: str | None
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), metadata_errors="replace")
+    except av.error.FFmpegError as exc:
+        raise DecodeError(_one_line(exc)) from exc
+    except (OSError, UnicodeError) as exc:
+        raise DecodeError(_one_line(exc)) from exc
+
+
+def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.AudioStream:
+    streams = container.streams.audio
+    if not streams:
+        raise DecodeError("no audio stream")
+    return streams[0]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())
+
+
+class _Decoder:
+    """Decodes packets of one stream to float32 (channels, samples) at a fixed rate."""
+
+    def __init__(self, stream: av.audio.stream.AudioStream, rate: int) -> None:
+        channels = stream.codec_context.channels or 2
+        self.layout = "mono" if channels == 1 else "stereo"
+        self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
+        self.chunks: list[np.ndarray] = []
+        self.bad_in_a_row = 0
+        self.first_error: str | None = None
+
+    def feed(self, packet: av.Packet | None) -> None:
+        try:
+            frames = packet.decode() if packet is not None else []
+            self.bad_in_a_row = 0
+        except av.error.FFmpegError as exc:
+            # A corrupt frame is skipped, as players do; a file of nothing but is an error.
+            self.bad_in_a_row += 1
+            self.first_error = self.first_error or _one_line(exc)
+            if self.bad_in_a_row >= MAX_BAD_PACKETS:
+                raise DecodeError(f"undecodable audio: {self.first_error}") from exc
+            return
+        for frame in frames:
+            frame.pts = None  # timestamps from damaged files upset the resampler
+            self._add(self.resampler.resample(frame))
+
+    def finish(self) -> np.ndarray:
+        self._add(self.resampler.resample(None))
+        if not self.chunks:
+            n = 1 if self.layout == "mono" else 2
+            return np.zeros((n, 0), dtype=np.float32)
+        return np.concatenate(self.chunks, axis=1)
+
+    def _add(self, frames: list[av.AudioFrame]) -> None:
+        for out in frames:
+            self.chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+
+
+def read_audio(
+    path: str | Path, *, hash_payload: bool = True, decode_rate: int | None = None
+) -> tuple[AudioInfo, np.ndarray | None]:
+    """One pass over the file's packets: info, payload hash and, optionally, decoded audio.
+
+    The payload hash covers the compressed audio packets only, so re-tagging a file (ID3, Vorbis
+    comments, MP4 atoms) keeps it. With ``decode_rate`` the audio comes back as float32
+    ``(channels, samples)`` at that rate, one or two channels.
+    """
+    try:
+        fmt = sniff_format(path)
+    except NotAudioError as exc:
+        raise DecodeError(str(exc)) from exc
+    except OSError as exc:
+        raise DecodeError(_one_line(exc)) from exc
+    container = _open(path)
+    try:
+        stream = _audio_stream(container)
+        ctx = stream.codec_context
+        digest = hashlib.blake2b(digest_size=16) if hash_payload else None
+        if digest is not None:
+            digest.update((ctx.name or "").encode())
+        decoder = _Decoder(stream, decode_rate) if decode_rate else None
+        time_base = stream.time_base
+        first_pts: int | None = None
+        end_pts = 0
+        summed = 0
+        n_packets = 0
+        max_packet_ticks = int(MAX_PACKET_SECONDS / time_base) if time_base else 1 << 62
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                n_packets += 1
+                if digest is not None:
+                    digest.update(memoryview(packet))
+                # Some muxers write a wrapped negative duration on the last packet.
+                length = packet.duration or 0
+                if length < 0 or length > max_packet_ticks:
+                    length = 0
+                if packet.pts is not None:
+                    if first_pts is None:
+                        first_pts = packet.pts
+                    end_pts = max(end_pts, packet.pts + length)
+                summed += length
+                if decoder is not None:
+                    decoder.feed(packet)
+        except av.error.FFmpegError as exc:
+            if n_packets == 0:
+                raise DecodeError(_one_line(exc)) from exc
+            # A damaged tail: keep what came before it, as players do.
+        if n_packets == 0:
+            raise DecodeError("no audio data")
+        audio = decoder.finish() if decoder is not None else None
+        if first_pts is not None and time_base is not None:
+            duration = float((end_pts - first_pts) * time_base)
+        elif summed and time_base is not None:
+            duration = float(summed * time_base)
+        elif audio is not None and decode_rate:
+            duration = audio.shape[1] / decode_rate
+        else:
+            duration = float(container.duration or 0) / av.time_base
+        if audio is not None and decode_rate and audio.shape[1] == 0:
+            raise DecodeError("no decodable audio")
+        declared = None
+        if stream.duration is not None and time_base is not None:
+            declared = float(stream.duration * time_base)
+        elif container.duration is not None:
+            declared = float(container.duration) / av.time_base
+        info = AudioInfo(
+            format=fmt,
+            codec=ctx.name,
+            sample_rate=int(ctx.sample_rate or 0),
+            channels=int(ctx.channels or 0),
+            duration=duration,
+            bitrate=int(ctx.bit_rate or container.bit_rate or 0) or None,
+            declared_duration=declared,
+            payload_hash=digest.hexdigest() if digest is not None else None,
+        )
+        return info, audio
+    finally:
+        container.close()
+
+
+def decode(
+    path: str | Path,
+    rate: int,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    mono: bool = True,
+) -> np.ndarray:
+    """Decode ``path`` to float32 at ``rate``: mono ``(samples,)`` or ``(channels, samples)``.
+
+    With ``start`` the decoder seeks there first, so a window near the end of a long file costs
+    about as much as one at its start.
+    """
+    container = _open(path)
+    try:
+        stream = _audio_stream(container)
+        if start > 0 and stream.time_base is not None:
+            container.seek(int(start / stream.time_base), stream=stream, backward=True)
+        decoder = _Decoder(stream, rate)
+        want = None if duration is None else int(round(duration * rate))
+        skip: int | None = None
+        have = 0
+        try:
+            for packet in container.demux(stream):
+                if skip is None and packet.pts is not None and stream.time_base is not None:
+                    # The seek lands on or before ``start``; trim the difference exactly.
+                    skip = max(0, int(round((start - float(packet.pts * stream.time_base)) * rate)))
+                decoder.feed(packet)
+                have = sum(c.shape[1] for c in decoder.chunks) - (skip or 0)
+                if want is not None and have >= want:
+                    break
+        except av.error.FFmpegError as exc:
+            if not decoder.chunks:
+                raise DecodeError(_one_line(exc)) from exc
+        audio = decoder.finish()
+    finally:
+        container.close()
+    audio = audio[:, skip or 0 :]
+    if want is not None:
+        audio = audio[:, :want]
+    if audio.shape[1] == 0:
+        raise DecodeError("no decodable audio in the requested window")
+    return audio.mean(axis=0) if mono else audio

@@ -1,0 +1,393 @@
+"""The library database: the one module that owns all SQL.
+
+One SQLite file in WAL mode, so readers (the web app, a second CLI) never block a running scan and a
+killed process leaves the database intact: every write happens inside a transaction, and a crash
+loses at most the transaction in flight.
+
+Tables (schema version in ``meta``):
+
+- ``tracks``: one row per audio file in the library. ``audio_hash`` is the track's identity: a hash
+  of the compressed audio payload, not of the tags, so a moved, renamed or re-tagged file keeps it.
+  Files with the same ``audio_hash`` are exact duplicates and form one duplicate group.
+- ``covers``: cover images, stored once per content hash (sha256 of the image bytes).
+- ``scan_errors``: files that could not be read, with a one-line reason (``severity`` 'error'), and
+  files that were catalogued with a caveat (``severity`` 'warning', e.g. truncated audio).
+- ``analyses`` / ``vectors``: what the listening pipeline computed, keyed by ``audio_hash`` and the
+  model, so duplicates share it and it survives moves and re-tags.
+
+Migrations are forward-only: ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from segue.errors import UserError
+
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the catalogue.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE covers (
+        hash TEXT PRIMARY KEY,
+        mime TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE tracks (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        audio_hash TEXT NOT NULL,
+        format TEXT NOT NULL,
+        codec TEXT,
+        title TEXT,
+        artist TEXT,
+        album TEXT,
+        album_artist TEXT,
+        genre TEXT,
+        year INTEGER,
+        track_no INTEGER,
+        disc_no INTEGER,
+        mb_track_id TEXT,
+        mb_album_id TEXT,
+        mb_artist_id TEXT,
+        duration REAL NOT NULL,
+        sample_rate INTEGER,
+        channels INTEGER,
+        bitrate INTEGER,
+        cover_hash TEXT REFERENCES covers(hash),
+        added_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX tracks_audio_hash ON tracks(audio_hash);
+    CREATE TABLE scan_errors (
+        path TEXT PRIMARY KEY,
+        severity TEXT NOT NULL CHECK (severity IN ('error', 'warning')),
+        reason TEXT NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    CREATE TABLE analyses (
+        audio_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        version TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT,
+        analysed_at REAL NOT NULL,
+        PRIMARY KEY (audio_hash, model)
+    );
+    CREATE TABLE vectors (
+        audio_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        dtype TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (audio_hash, model, kind)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+TRACK_TAG_FIELDS = (
+    "title",
+    "artist",
+    "album",
+    "album_artist",
+    "genre",
+    "year",
+    "track_no",
+    "disc_no",
+    "mb_track_id",
+    "mb_album_id",
+    "mb_artist_id",
+)
+
+
+@dataclass
+class TrackRow:
+    """A catalogued file, as stored."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    audio_hash: str
+    format: str
+    codec: str | None
+    title: str | None
+    artist: str | None
+    album: str | None
+    album_artist: str | None
+    genre: str | None
+    year: int | None
+    track_no: int | None
+    disc_no: int | None
+    mb_track_id: str | None
+    mb_album_id: str | None
+    mb_artist_id: str | None
+    duration: float
+    sample_rate: int | None
+    channels: int | None
+    bitrate: int | None
+    cover_hash: str | None
+    added_at: float
+    updated_at: float
+
+
+_TRACK_COLUMNS = [f.name for f in fields(TrackRow)]
+
+
+@dataclass
+class ScanIssue:
+    """A file that failed to scan (``error``) or was catalogued with a caveat (``warning``)."""
+
+    path: str
+    severity: str
+    reason: str
+
+
+class Store:
+    """An open library database. Not thread-safe: use one ``Store`` per thread or process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise UserError(f"cannot open the library database {self.path}: {exc}") from exc
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction: all or nothing, even under kill -9."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        has_meta = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        version = self.schema_version() if has_meta else 0
+        if version > SCHEMA_VERSION:
+            raise UserError(
+                f"the library database {self.path} has schema version {version}, newer than this "
+                f"segue understands ({SCHEMA_VERSION}); upgrade segue"
+            )
+        for target in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in _split_sql(MIGRATIONS[target]):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(target + 1),),
+                )
+
+    def integrity_ok(self) -> bool:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- tracks -----------------------------------------------------------------------------
+    def file_states(self) -> dict[str, tuple[int, int]]:
+        """Every catalogued path with its (size, mtime_ns): what an incremental scan compares."""
+        return {p: (s, m) for p, s, m in self.conn.execute("SELECT path, size, mtime_ns FROM tracks")}
+
+    def tracks(self) -> list[TrackRow]:
+        cur = self.conn.execute(f"SELECT {', '.join(_TRACK_COLUMNS)} FROM tracks ORDER BY id")
+        return [TrackRow(*row) for row in cur]
+
+    def track(self, track_id: int) -> TrackRow | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(_TRACK_COLUMNS)} FROM tracks WHERE id=?", (track_id,)
+        ).fetchone()
+        return TrackRow(*row) if row else None
+
+    def track_by_path(self, path: str) -> TrackRow | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(_TRACK_COLUMNS)} FROM tracks WHERE path=?", (path,)
+        ).fetchone()
+        return TrackRow(*row) if row else None
+
+    def tracks_with_hash(self, audio_hash: str) -> list[TrackRow]:
+        cur = self.conn.execute(
+            f"SELECT {', '.join(_TRACK_COLUMNS)} FROM tracks WHERE audio_hash=? ORDER BY id",
+            (audio_hash,),
+        )
+        return [TrackRow(*row) for row in cur]
+
+    def insert_track(self, values: dict[str, object]) -> int:
+        now = time.time()
+        values = {**values, "added_at": now, "updated_at": now}
+        cols = [c for c in _TRACK_COLUMNS if c != "id" and c in values]
+        cur = self.conn.execute(
+            f"INSERT INTO tracks({', '.join(cols)}) VALUES({', '.join('?' * len(cols))})",
+            [values[c] for c in cols],
+        )
+        return int(cur.lastrowid)
+
+    def update_track(self, track_id: int, values: dict[str, object]) -> None:
+        values = {**values, "updated_at": time.time()}
+        cols = [c for c in _TRACK_COLUMNS if c not in ("id", "added_at") and c in values]
+        self.conn.execute(
+            f"UPDATE tracks SET {', '.join(c + '=?' for c in cols)} WHERE id=?",
+            [values[c] for c in cols] + [track_id],
+        )
+
+    def delete_tracks(self, paths: Iterable[str]) -> int:
+        return sum(
+            self.conn.execute("DELETE FROM tracks WHERE path=?", (p,)).rowcount for p in paths
+        )
+
+    def duplicate_groups(self) -> list[list[int]]:
+        """Track ids grouped by identical audio payload (groups of two or more only)."""
+        cur = self.conn.execute(
+            "SELECT group_concat(id) FROM tracks GROUP BY audio_hash HAVING count(*) > 1"
+        )
+        return [sorted(int(i) for i in ids.split(",")) for (ids,) in cur]
+
+    def count_tracks(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM tracks").fetchone()[0]
+
+    # -- covers -----------------------------------------------------------------------------
+    def put_cover(self, digest: str, mime: str, width: int, height: int, data: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO covers(hash, mime, width, height, data) VALUES(?,?,?,?,?)",
+            (digest, mime, width, height, data),
+        )
+
+    def cover(self, digest: str) -> tuple[str, bytes] | None:
+        row = self.conn.execute("SELECT mime, data FROM covers WHERE hash=?", (digest,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def count_covers(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM covers").fetchone()[0]
+
+    def delete_unused_covers(self) -> int:
+        return self.conn.execute(
+            "DELETE FROM covers WHERE hash NOT IN "
+            "(SELECT cover_hash FROM tracks WHERE cover_hash IS NOT NULL)"
+        ).rowcount
+
+    # -- scan errors ------------------------------------------------------------------------
+    def record_issue(self, path: str, severity: str, reason: str) -> None:
+        self.conn.execute(
+            "INSERT INTO scan_errors(path, severity, reason, seen_at) VALUES(?,?,?,?) "
+            "ON CONFLICT(path) DO UPDATE SET severity=excluded.severity, "
+            "reason=excluded.reason, seen_at=excluded.seen_at",
+            (path, severity, reason, time.time()),
+        )
+
+    def clear_issue(self, path: str) -> None:
+        self.conn.execute("DELETE FROM scan_errors WHERE path=?", (path,))
+
+    def issues(self) -> list[ScanIssue]:
+        cur = self.conn.execute("SELECT path, severity, reason FROM scan_errors ORDER BY path")
+        return [ScanIssue(*row) for row in cur]
+
+    def issue_paths(self) -> set[str]:
+        return {p for (p,) in self.conn.execute("SELECT path FROM scan_errors")}
+
+    # -- analysis results ---------------------------------------------------------------------
+    def analysed_hashes(self, model: str, version: str) -> set[str]:
+        """Hashes with a finished analysis (ok or error) for this model version."""
+        cur = self.conn.execute(
+            "SELECT audio_hash FROM analyses WHERE model=? AND version=?", (model, version)
+        )
+        return {h for (h,) in cur}
+
+    def record_analysis(
+        self,
+        audio_hash: str,
+        model: str,
+        version: str,
+        vectors: dict[str, np.ndarray],
+        error: str | None = None,
+    ) -> None:
+        """Store one track's analysis for a model: its arrays, or the one-line error."""
+        self.conn.execute(
+            "DELETE FROM vectors WHERE audio_hash=? AND model=?", (audio_hash, model)
+        )
+        for kind, array in vectors.items():
+            array = np.ascontiguousarray(array)
+            self.conn.execute(
+                "INSERT INTO vectors(audio_hash, model, kind, dtype, shape, data) "
+                "VALUES(?,?,?,?,?,?)",
+                (
+                    audio_hash,
+                    model,
+                    kind,
+                    array.dtype.str,
+                    ",".join(map(str, array.shape)),
+                    array.tobytes(),
+                ),
+            )
+        self.conn.execute(
+            "INSERT INTO analyses(audio_hash, model, version, ok, error, analysed_at) "
+            "VALUES(?,?,?,?,?,?) ON CONFLICT(audio_hash, model) DO UPDATE SET "
+            "version=excluded.version, ok=excluded.ok, error=excluded.error, "
+            "analysed_at=excluded.analysed_at",
+            (audio_hash, model, version, int(error is None), error, time.time()),
+        )
+
+    def analysis_status(self, model: str) -> dict[str, str | None]:
+        """audio_hash -> None (analysed) or the error text, for one model."""
+        cur = self.conn.execute("SELECT audio_hash, ok, error FROM analyses WHERE model=?", (model,))
+        return {h: (None if ok else (err or "analysis failed")) for h, ok, err in cur}
+
+    def vectors(self, model: str, kind: str) -> dict[str, np.ndarray]:
+        """audio_hash -> array for every stored vector of this model and kind."""
+        cur = self.conn.execute(
+            "SELECT audio_hash, dtype, shape, data FROM vectors WHERE model=? AND kind=?",
+            (model, kind),
+        )
+        return {h: _decode_array(dt, shape, data) for h, dt, shape, data in cur}
+
+    def vector(self, audio_hash: str, model: str, kind: str) -> np.ndarray | None:
+        row = self.conn.execute(
+            "SELECT dtype, shape, data FROM vectors WHERE audio_hash=? AND model=? AND kind=?",
+            (audio_hash, model, kind),
+        ).fetchone()
+        return _decode_array(*row) if row else None
+
+
+def _decode_array(dtype: str, shape: str, data: bytes) -> np.ndarray:
+    dims: Sequence[int] = tuple(int(s) for s in shape.split(",")) if shape else ()
+    return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(dims)
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
