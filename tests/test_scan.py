@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from audio_factory import tag_file, write_audio
-from conftest import LIBRARY_LAYOUT
 from segue import open_library
 from segue.library.scan import Scanner, read_file
 from segue.library.store import Store
+
+from audio_factory import tag_file, write_audio
+from conftest import LIBRARY_LAYOUT
 
 
 def scan(db: Path, *folders: Path, **kw):

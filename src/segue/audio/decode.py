@@ -18,6 +18,7 @@ Every failure raises :class:`~segue.errors.DecodeError` with a one-line reason.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,19 +70,21 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Decoder:
-    """Decodes packets of one stream to float32 (channels, samples) at a fixed rate."""
+    """Decodes packets of one stream once, resampled to each requested rate (float32 planar)."""
 
-    def __init__(self, stream: av.audio.stream.AudioStream, rate: int) -> None:
+    def __init__(self, stream: av.audio.stream.AudioStream, rates: Sequence[int]) -> None:
         channels = stream.codec_context.channels or 2
         self.layout = "mono" if channels == 1 else "stereo"
-        self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
-        self.chunks: list[np.ndarray] = []
+        self.resamplers = {
+            rate: av.AudioResampler(format="fltp", layout=self.layout, rate=rate) for rate in rates
+        }
+        self.chunks: dict[int, list[np.ndarray]] = {rate: [] for rate in rates}
         self.bad_in_a_row = 0
         self.first_error: str | None = None
 
-    def feed(self, packet: av.Packet | None) -> None:
+    def feed(self, packet: av.Packet) -> None:
         try:
-            frames = packet.decode() if packet is not None else []
+            frames = packet.decode()
             self.bad_in_a_row = 0
         except av.error.FFmpegError as exc:
             # A corrupt frame is skipped, as players do; a file of nothing but is an error.
@@ -92,28 +95,34 @@ class _Decoder:
             return
         for frame in frames:
             frame.pts = None  # timestamps from damaged files upset the resampler
-            self._add(self.resampler.resample(frame))
+            for rate, resampler in self.resamplers.items():
+                self._add(rate, resampler.resample(frame))
 
-    def finish(self) -> np.ndarray:
-        self._add(self.resampler.resample(None))
-        if not self.chunks:
+    def samples(self, rate: int) -> int:
+        return sum(c.shape[1] for c in self.chunks[rate])
+
+    def finish(self) -> dict[int, np.ndarray]:
+        out = {}
+        for rate, resampler in self.resamplers.items():
+            self._add(rate, resampler.resample(None))
+            chunks = self.chunks[rate]
             n = 1 if self.layout == "mono" else 2
-            return np.zeros((n, 0), dtype=np.float32)
-        return np.concatenate(self.chunks, axis=1)
+            out[rate] = np.concatenate(chunks, axis=1) if chunks else np.zeros((n, 0), np.float32)
+        return out
 
-    def _add(self, frames: list[av.AudioFrame]) -> None:
+    def _add(self, rate: int, frames: list[av.AudioFrame]) -> None:
         for out in frames:
-            self.chunks.append(out.to_ndarray().astype(np.float32, copy=False))
+            self.chunks[rate].append(out.to_ndarray().astype(np.float32, copy=False))
 
 
 def read_audio(
-    path: str | Path, *, hash_payload: bool = True, decode_rate: int | None = None
-) -> tuple[AudioInfo, np.ndarray | None]:
+    path: str | Path, *, hash_payload: bool = True, decode_rates: Sequence[int] = ()
+) -> tuple[AudioInfo, dict[int, np.ndarray] | None]:
     """One pass over the file's packets: info, payload hash and, optionally, decoded audio.
 
     The payload hash covers the compressed audio packets only, so re-tagging a file (ID3, Vorbis
-    comments, MP4 atoms) keeps it. With ``decode_rate`` the audio comes back as float32
-    ``(channels, samples)`` at that rate, one or two channels.
+    comments, MP4 atoms) keeps it. With ``decode_rates`` the audio is decoded once and comes back
+    resampled to each rate: ``{rate: float32 (channels, samples)}``, one or two channels.
     """
     try:
         fmt = sniff_format(path)
@@ -128,7 +137,7 @@ def read_audio(
         digest = hashlib.blake2b(digest_size=16) if hash_payload else None
         if digest is not None:
             digest.update((ctx.name or "").encode())
-        decoder = _Decoder(stream, decode_rate) if decode_rate else None
+        decoder = _Decoder(stream, decode_rates) if decode_rates else None
         time_base = stream.time_base
         first_pts: int | None = None
         end_pts = 0
@@ -164,11 +173,12 @@ def read_audio(
             duration = float((end_pts - first_pts) * time_base)
         elif summed and time_base is not None:
             duration = float(summed * time_base)
-        elif audio is not None and decode_rate:
-            duration = audio.shape[1] / decode_rate
+        elif audio is not None:
+            rate = max(audio)
+            duration = audio[rate].shape[1] / rate
         else:
             duration = float(container.duration or 0) / av.time_base
-        if audio is not None and decode_rate and audio.shape[1] == 0:
+        if audio is not None and any(a.shape[1] == 0 for a in audio.values()):
             raise DecodeError("no decodable audio")
         declared = None
         if stream.duration is not None and time_base is not None:
@@ -208,7 +218,7 @@ def decode(
         stream = _audio_stream(container)
         if start > 0 and stream.time_base is not None:
             container.seek(int(start / stream.time_base), stream=stream, backward=True)
-        decoder = _Decoder(stream, rate)
+        decoder = _Decoder(stream, [rate])
         want = None if duration is None else int(round(duration * rate))
         skip: int | None = None
         have = 0
@@ -218,13 +228,13 @@ def decode(
                     # The seek lands on or before ``start``; trim the difference exactly.
                     skip = max(0, int(round((start - float(packet.pts * stream.time_base)) * rate)))
                 decoder.feed(packet)
-                have = sum(c.shape[1] for c in decoder.chunks) - (skip or 0)
+                have = decoder.samples(rate) - (skip or 0)
                 if want is not None and have >= want:
                     break
         except av.error.FFmpegError as exc:
-            if not decoder.chunks:
+            if not decoder.samples(rate):
                 raise DecodeError(_one_line(exc)) from exc
-        audio = decoder.finish()
+        audio = decoder.finish()[rate]
     finally:
         container.close()
     audio = audio[:, skip or 0 :]

@@ -55,9 +55,9 @@ class AnalysisHook(Protocol):
 
     model: str
     version: str
-    decode_rate: int
+    decode_rates: tuple[int, ...]
 
-    def prepare(self, audio: np.ndarray, rate: int) -> Any: ...
+    def prepare(self, audio: dict[int, np.ndarray]) -> Any: ...
 
     def consume(self, store: Store, audio_hash: str, prepared: Any) -> None: ...
 
@@ -189,7 +189,7 @@ def read_file(path: str) -> FileResult:
         return result
     hook = _worker_hook
     try:
-        info, audio = read_audio(path, decode_rate=hook.decode_rate if hook else None)
+        info, audio = read_audio(path, decode_rates=hook.decode_rates if hook else ())
     except DecodeError as exc:
         result.error = str(exc)
         return result
@@ -218,7 +218,7 @@ def read_file(path: str) -> FileResult:
     result.cover = find_cover(p, mutagen_file)
     if hook is not None and audio is not None and info.payload_hash not in _worker_analysed:
         try:
-            result.prepared = hook.prepare(audio, hook.decode_rate)
+            result.prepared = hook.prepare(audio)
         except (DecodeError, ValueError) as exc:
             result.analysis_error = " ".join(str(exc).split()) or type(exc).__name__
     return result
