@@ -22,7 +22,7 @@ TRACK_FIELDS = {"id", "path", "title", "artist", "album", "genre", "duration", "
 
 def test_scan_tracks_status_json(music: Path, db: Path) -> None:
     (music / "junk.mp3").write_text("not music")
-    result = run_cli("--db", str(db), "scan", "--json", str(music))
+    result = run_cli("--db", str(db), "scan", "--no-analysis", "--json", str(music))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)  # stdout holds the JSON and nothing else
     assert report["added"] == len(LIBRARY_LAYOUT) and report["failed"] == 1
@@ -44,7 +44,7 @@ def test_scan_tracks_status_json(music: Path, db: Path) -> None:
 
 def test_segue_db_environment_variable(music: Path, tmp_path: Path) -> None:
     db = tmp_path / "env.db"
-    result = run_cli("scan", str(music), env={"SEGUE_DB": str(db)})
+    result = run_cli("scan", "--no-analysis", str(music), env={"SEGUE_DB": str(db)})
     assert result.returncode == 0, result.stderr
     assert db.exists()
 
@@ -52,7 +52,7 @@ def test_segue_db_environment_variable(music: Path, tmp_path: Path) -> None:
 def test_unwritable_database_is_a_clear_user_error(music: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "a file"
     blocker.write_text("x")
-    result = run_cli("--db", str(blocker / "library.db"), "scan", str(music))
+    result = run_cli("--db", str(blocker / "library.db"), "scan", "--no-analysis", str(music))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot open the library database" in lines[0]
@@ -60,7 +60,7 @@ def test_unwritable_database_is_a_clear_user_error(music: Path, tmp_path: Path) 
 
 
 def test_missing_folder_is_a_user_error(db: Path, tmp_path: Path) -> None:
-    result = run_cli("--db", str(db), "scan", str(tmp_path / "nope"))
+    result = run_cli("--db", str(db), "scan", "--no-analysis", str(tmp_path / "nope"))
     assert result.returncode == 1
     assert result.stderr.strip() == f"segue: not a folder: {tmp_path / 'nope'}"
 
@@ -90,7 +90,7 @@ def test_kill_9_at_several_points_then_rescan(tmp_path: Path) -> None:
     _big_library(music, n)
     db = tmp_path / "lib.db"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "segue.cli", "--db", str(db), "scan", "--workers", "2", str(music)]
+    cmd = [sys.executable, "-m", "segue.cli", "--db", str(db), "scan", "--no-analysis", "--workers", "2", str(music)]
     counts = []
     for delay in (0.6, 1.2, 1.8, 2.4):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -116,7 +116,7 @@ def test_ctrl_c_saves_finished_work_and_exits_130(tmp_path: Path) -> None:
     _big_library(music, 40)
     db = tmp_path / "lib.db"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "segue.cli", "--db", str(db), "scan", "--workers", "2", str(music)]
+    cmd = [sys.executable, "-m", "segue.cli", "--db", str(db), "scan", "--no-analysis", "--workers", "2", str(music)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Wait until the first files are committed, then interrupt as Ctrl-C would.
     deadline = time.monotonic() + 60
@@ -138,7 +138,7 @@ def test_ctrl_c_saves_finished_work_and_exits_130(tmp_path: Path) -> None:
 def test_scan_dev_corpus_matches_manifest(tmp_path: Path) -> None:
     corpus = corpus_or_skip()
     db = tmp_path / "corpus.db"
-    result = run_cli("--db", str(db), "scan", "--json", str(corpus))
+    result = run_cli("--db", str(db), "scan", "--no-analysis", "--json", str(corpus))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["failed"] == 0
     tracks = {t["path"]: t for t in json.loads(run_cli("--db", str(db), "tracks", "--json").stdout)}

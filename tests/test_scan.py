@@ -21,7 +21,7 @@ from conftest import LIBRARY_LAYOUT
 
 def scan(db: Path, *folders: Path, **kw):
     with open_library(db) as lib:
-        return lib.scan(folders, progress=False, **kw)
+        return lib.scan(folders, progress=False, analyse=False, **kw)
 
 
 def tracks_by_name(db: Path) -> dict[str, dict]:
@@ -193,7 +193,7 @@ def test_move_rename_retag_and_delete_keep_identity(music: Path, db: Path) -> No
     scan(db, music)
     before = tracks_by_name(db)
     with Store(db) as store:
-        store.record_analysis(before["夜.ogg"]["audio_hash"], "musicnn-msd", "1", {})
+        store.record_analysis(before["夜.ogg"]["audio_hash"], "musicnn", "1", {})
 
     (music / "moved").mkdir()
     os.rename(music / "日本の音楽/アルバム/夜.ogg", music / "moved/renamed.ogg")

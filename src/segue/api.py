@@ -66,15 +66,25 @@ class Library:
         *,
         full: bool = False,
         workers: int | None = None,
+        analyse: bool = True,
         hook: AnalysisHook | None = None,
         progress: bool = True,
     ) -> ScanReport:
-        """Add or refresh folders; see :mod:`segue.library.scan`. Raises ScanInterrupted on Ctrl-C."""
+        """Add or refresh folders, listening to new audio in the same pass (``analyse``).
+
+        See :mod:`segue.library.scan`; raises ScanInterrupted on Ctrl-C with the work so far saved.
+        ``hook`` replaces the default listening pipeline (MusiCNN + descriptors).
+        """
+        if hook is None and analyse:
+            from segue.listen.pipeline import ListeningHook
+
+            hook = ListeningHook()
+            hook.load_models()  # fail before the walk if the weights cannot be had
         scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
         return scanner.scan(folders)
 
     def default_model(self) -> str:
-        return "musicnn-msd"
+        return "musicnn"
 
     def tracks(self) -> list[dict[str, object]]:
         """Every track in the library as its public JSON object."""

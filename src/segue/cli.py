@@ -46,7 +46,9 @@ def _scan_summary(report: ScanReport, lib: Library) -> None:
 
 def cmd_scan(lib: Library, args: argparse.Namespace) -> int:
     try:
-        report = lib.scan(args.folders, full=args.full, workers=args.workers)
+        report = lib.scan(
+            args.folders, full=args.full, workers=args.workers, analyse=not args.no_analysis
+        )
     except ScanInterrupted as stop:
         _err(
             f"interrupted: work finished so far is saved ({stop.report.added} added); "
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folders", nargs="+", metavar="DIR")
     p.add_argument("--full", action="store_true", help="re-read every file, changed or not")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument(
+        "--no-analysis", action="store_true", help="catalogue only: tags, covers, durations"
+    )
     p.add_argument("--json", action="store_true", help="print the scan report as JSON")
     p.set_defaults(handler=cmd_scan)
 

@@ -155,10 +155,12 @@ def read_audio(
                 length = packet.duration or 0
                 if length < 0 or length > max_packet_ticks:
                     length = 0
-                if packet.pts is not None:
+                pts = packet.pts
+                if pts is not None:
                     if first_pts is None:
-                        first_pts = packet.pts
-                    end_pts = max(end_pts, packet.pts + length)
+                        first_pts = pts
+                    if pts + length > end_pts:
+                        end_pts = pts + length
                 summed += length
                 if decoder is not None:
                     decoder.feed(packet)

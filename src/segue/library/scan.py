@@ -35,7 +35,7 @@ from segue.audio.decode import AudioInfo, read_audio
 from segue.audio.formats import AUDIO_EXTENSIONS
 from segue.errors import DecodeError, UserError
 from segue.library.store import Store
-from segue.library.tags import Cover, find_cover, open_tags, read_tags
+from segue.library.tags import Cover, find_cover, folder_cover_path, open_tags, read_tags
 from segue.progress import Progress
 
 #: A truncated file is catalogued (it plays) with a warning when its audio ends this early.
@@ -169,6 +169,7 @@ def _init_worker(hook: AnalysisHook | None, analysed: frozenset[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_hook = hook
     _worker_analysed = analysed
+    folder_cover_path.cache_clear()
 
 
 def read_file(path: str) -> FileResult:

@@ -20,6 +20,7 @@ Migrations are forward-only: ``MIGRATIONS[i]`` upgrades a database from version 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -93,6 +94,13 @@ MIGRATIONS: list[str] = [
         shape TEXT NOT NULL,
         data BLOB NOT NULL,
         PRIMARY KEY (audio_hash, model, kind)
+    );
+    """,
+    # 1 -> 2: DSP descriptors (tempo, beats, key, loudness, ...) as JSON, one row per audio.
+    """
+    CREATE TABLE descriptors (
+        audio_hash TEXT PRIMARY KEY,
+        data TEXT NOT NULL
     );
     """,
 ]
@@ -375,6 +383,18 @@ class Store:
             (model, kind),
         )
         return {h: _decode_array(dt, shape, data) for h, dt, shape, data in cur}
+
+    def put_descriptors(self, audio_hash: str, data: dict[str, object]) -> None:
+        self.conn.execute(
+            "INSERT INTO descriptors(audio_hash, data) VALUES(?, ?) "
+            "ON CONFLICT(audio_hash) DO UPDATE SET data=excluded.data",
+            (audio_hash, json.dumps(data, allow_nan=False)),
+        )
+
+    def descriptors(self) -> dict[str, dict[str, object]]:
+        """audio_hash -> descriptors JSON object for every analysed audio."""
+        cur = self.conn.execute("SELECT audio_hash, data FROM descriptors")
+        return {h: json.loads(data) for h, data in cur}
 
     def vector(self, audio_hash: str, model: str, kind: str) -> np.ndarray | None:
         row = self.conn.execute(

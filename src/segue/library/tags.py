@@ -11,8 +11,10 @@ image beside it (cover/folder/front with any image extension).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
+import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -292,16 +294,21 @@ def load_cover(data: bytes) -> Cover | None:
     return Cover(hashlib.sha256(data).hexdigest(), mime, width, height, data)
 
 
+@functools.lru_cache(maxsize=256)
 def folder_cover_path(folder: Path) -> Path | None:
-    """cover/folder/front.* (any case) beside the audio file, if there is one."""
+    """cover/folder/front.* (any case) beside the audio file, if there is one.
+
+    Cached per folder: an album folder is listed once, not once per track. A scan clears the
+    cache when it starts (see ``library.scan``), so a cover added later is found then.
+    """
     try:
-        names = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
+        names = {entry.name.lower(): Path(entry.path) for entry in os.scandir(folder)}
     except OSError:
         return None
     for base in FOLDER_COVER_NAMES:
         for ext in IMAGE_EXTENSIONS:
             hit = names.get(base + ext)
-            if hit is not None:
+            if hit is not None and hit.is_file():
                 return hit
     return None
 

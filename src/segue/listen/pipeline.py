@@ -1,0 +1,188 @@
+"""The listening pipeline: decoded audio -> MusiCNN vectors, tags and descriptors, batched.
+
+It rides along a scan as its :class:`~segue.library.scan.AnalysisHook`:
+
+- ``prepare`` runs in the scan's worker processes on the audio the scan just decoded (once, at
+  16 kHz for MusiCNN and 22.05 kHz for the descriptors): log-mel patches and the DSP
+  descriptors. No model lives in the workers.
+- ``consume`` runs in the main process: patches from many tracks are gathered into batches and
+  pushed through both MusiCNN networks (MSD and MTT) on the GPU when there is one; each finished
+  track is written to the store inside the scan's own transaction.
+
+What is kept per track (model ``musicnn``, see :data:`PIPELINE_VERSION`):
+
+- ``patches``: per-patch penultimate embeddings, float16 ``(P, 200)`` (about 12 KB for 90 s),
+  enough to re-pool later (TF-IDF, other windows) without decoding again;
+- ``track``: the mean penultimate embedding (the default track vector), float32 ``(200,)``;
+- ``intro`` / ``outro``: the same, over the first and last ~15 s of *music* (silence trimmed);
+- ``midend``: the mean of the mid-end mean-pool (753) — a candidate vector for the evaluation;
+- ``tags_msd`` / ``tags_mtt``: mean tag probabilities of the two models, 50 each;
+- the descriptor feature sets (``rp``, ``ssd``, ``rh``, ``timbre``) and the descriptors JSON.
+
+A track shorter than one 3 s patch is padded (repeated), not dropped; silent or undecodable
+audio gets an error row, never a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from segue.audio.spectrum import musicnn_logmel, musicnn_patches
+from segue.errors import DecodeError
+from segue.library.store import Store
+
+MODEL = "musicnn"
+PIPELINE_VERSION = "musicnn-0.1.0+p1"
+MUSICNN_RATE = 16000
+DESCRIPTOR_RATE = 22050
+PATCH_SECONDS = 187 * 256 / MUSICNN_RATE
+EDGE_SECONDS = 15.0
+SILENCE_RMS = 1e-4
+
+
+@dataclass
+class Prepared:
+    """A worker's share of one track's analysis (picklable, sent to the main process)."""
+
+    patches: np.ndarray
+    music_start: float = 0.0
+    music_end: float | None = None
+    descriptors: dict[str, Any] | None = None
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def prepare_audio(audio: dict[int, np.ndarray], descriptors: bool = True) -> Prepared:
+    """Everything that does not need a model, from audio decoded at 16 and 22.05 kHz."""
+    mono16 = audio[MUSICNN_RATE].mean(axis=0)
+    if mono16.size == 0 or not np.isfinite(mono16).all():
+        raise DecodeError("no usable audio")
+    if float(np.sqrt(np.mean(mono16.astype(np.float64) ** 2))) < SILENCE_RMS:
+        raise DecodeError("silent audio")
+    prepared = Prepared(patches=musicnn_patches(musicnn_logmel(mono16)))
+    prepared.music_end = mono16.size / MUSICNN_RATE
+    if descriptors and DESCRIPTOR_RATE in audio:
+        from segue.listen.descriptors import compute_descriptors, feature_vectors
+
+        stereo = audio[DESCRIPTOR_RATE]
+        desc = compute_descriptors(stereo, DESCRIPTOR_RATE)
+        prepared.descriptors = desc.to_dict()
+        prepared.features = {
+            k: np.asarray(v, dtype=np.float32)
+            for k, v in feature_vectors(stereo, DESCRIPTOR_RATE).items()
+        }
+        if desc.music_start is not None and np.isfinite(desc.music_start):
+            prepared.music_start = float(desc.music_start)
+        if desc.music_end is not None and np.isfinite(desc.music_end):
+            prepared.music_end = float(desc.music_end)
+    return prepared
+
+
+def edge_patch_ranges(n_patches: int, music_start: float, music_end: float) -> tuple[slice, slice]:
+    """Patch slices covering the first and last ~15 s of music (at least one patch each)."""
+    first = min(int(music_start // PATCH_SECONDS), n_patches - 1)
+    last = max(first + 1, min(n_patches, int(np.ceil(music_end / PATCH_SECONDS))))
+    span = max(1, int(round(EDGE_SECONDS / PATCH_SECONDS)))
+    return slice(first, min(last, first + span)), slice(max(first, last - span), last)
+
+
+class ListeningHook:
+    """The :class:`~segue.library.scan.AnalysisHook` that turns decoded audio into vectors."""
+
+    model = MODEL
+    version = PIPELINE_VERSION
+    decode_rates = (DESCRIPTOR_RATE, MUSICNN_RATE)
+
+    def __init__(self, device: str | None = None, batch_patches: int = 128, descriptors: bool = True) -> None:
+        self.device = device
+        self.batch_patches = batch_patches
+        self.descriptors = descriptors
+        self._models: tuple[Any, Any] | None = None
+        self._queue: list[tuple[str, Prepared]] = []
+        self._queued_patches = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Workers only need ``prepare``: never ship models or queued work to them.
+        return {"device": self.device, "batch_patches": self.batch_patches,
+                "descriptors": self.descriptors, "_models": None, "_queue": [],
+                "_queued_patches": 0}  # fmt: skip
+
+    def load_models(self) -> None:
+        """Load (downloading on first use) both MusiCNN models; raises a UserError if it can't."""
+        if self._models is None:
+            import torch
+
+            from segue.listen.models.musicnn import load_musicnn
+
+            torch.set_num_threads(max(1, os.cpu_count() or 1))
+            self._models = (
+                load_musicnn("MSD_musicnn", self.device),
+                load_musicnn("MTT_musicnn", self.device),
+            )
+
+    def prepare(self, audio: dict[int, np.ndarray]) -> Prepared:
+        return prepare_audio(audio, self.descriptors)
+
+    def consume(self, store: Store, audio_hash: str, prepared: Prepared) -> None:
+        self._queue.append((audio_hash, prepared))
+        self._queued_patches += len(prepared.patches)
+        if self._queued_patches >= self.batch_patches:
+            self._run(store)
+
+    def fail(self, store: Store, audio_hash: str, error: str) -> None:
+        store.record_analysis(audio_hash, self.model, self.version, {}, error=error)
+
+    def finish(self, store: Store) -> None:
+        if self._queue:
+            with store.transaction():
+                self._run(store)
+
+    def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-patch outputs of both models for ``(P, 187, 96)`` patches."""
+        import torch
+
+        self.load_models()
+        msd, mtt = self._models
+        device = next(msd.parameters()).device
+        outs: dict[str, list[np.ndarray]] = {"penultimate": [], "mean_pool": [], "tags_msd": [], "tags_mtt": []}
+        with torch.inference_mode():
+            for start in range(0, len(patches), 256):
+                x = torch.from_numpy(np.ascontiguousarray(patches[start : start + 256])).to(device)
+                a = msd(x)
+                b = mtt(x)
+                outs["penultimate"].append(a.penultimate.float().cpu().numpy())
+                outs["mean_pool"].append(a.mean_pool.float().cpu().numpy())
+                outs["tags_msd"].append(a.taggram.float().cpu().numpy())
+                outs["tags_mtt"].append(b.taggram.float().cpu().numpy())
+        return {k: np.concatenate(v) for k, v in outs.items()}
+
+    def track_vectors(self, prepared: Prepared, per_patch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The arrays stored for one track, from its per-patch model outputs."""
+        pen = per_patch["penultimate"]
+        intro, outro = edge_patch_ranges(len(pen), prepared.music_start, prepared.music_end or 0.0)
+        vectors = {
+            "patches": pen.astype(np.float16),
+            "track": pen.mean(axis=0).astype(np.float32),
+            "intro": pen[intro].mean(axis=0).astype(np.float32),
+            "outro": pen[outro].mean(axis=0).astype(np.float32),
+            "midend": per_patch["mean_pool"].mean(axis=0).astype(np.float16),
+            "tags_msd": per_patch["tags_msd"].mean(axis=0).astype(np.float32),
+            "tags_mtt": per_patch["tags_mtt"].mean(axis=0).astype(np.float32),
+        }
+        vectors.update(prepared.features)
+        return vectors
+
+    def _run(self, store: Store) -> None:
+        queue, self._queue, self._queued_patches = self._queue, [], 0
+        per_patch = self.embed(np.concatenate([p.patches for _, p in queue]))
+        offset = 0
+        for audio_hash, prepared in queue:
+            n = len(prepared.patches)
+            mine = {k: v[offset : offset + n] for k, v in per_patch.items()}
+            offset += n
+            store.record_analysis(audio_hash, self.model, self.version, self.track_vectors(prepared, mine))
+            if prepared.descriptors is not None:
+                store.put_descriptors(audio_hash, prepared.descriptors)
