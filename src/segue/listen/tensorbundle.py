@@ -214,7 +214,9 @@ def _read_block(table: bytes, offset: int, size: int) -> bytes:
     if masked_crc32c(table[offset : end + 1]) != stored:
         raise CheckpointError("checkpoint index is corrupt (block CRC32C mismatch)")
     if ctype != 0:
-        raise CheckpointError(f"compressed checkpoint index blocks are not supported (type {ctype})")
+        raise CheckpointError(
+            f"compressed checkpoint index blocks are not supported (type {ctype})"
+        )
     return block
 
 
@@ -296,7 +298,9 @@ def _shape(proto: bytes) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def read_bundle(index: bytes, shards: list[bytes] | Callable[[int, int], bytes]) -> dict[str, np.ndarray]:
+def read_bundle(
+    index: bytes, shards: list[bytes] | Callable[[int, int], bytes]
+) -> dict[str, np.ndarray]:
     """Decode a TensorBundle from the bytes of its ``.index`` and its data shards.
 
     ``shards`` is either the list of shard contents in order or a function
@@ -339,7 +343,9 @@ def read_bundle(index: bytes, shards: list[bytes] | Callable[[int, int], bytes])
             raise CheckpointError(f"variable {name!r}: {size} bytes do not fit shape {shape}")
         data = shard(shard_id)
         if offset < 0 or offset + size > len(data):
-            raise CheckpointError(f"variable {name!r} lies outside data shard {shard_id} (truncated?)")
+            raise CheckpointError(
+                f"variable {name!r} lies outside data shard {shard_id} (truncated?)"
+            )
         raw = memoryview(data)[offset : offset + size]
         if masked_crc32c(raw) != expected_crc:
             raise CheckpointError(f"checkpoint is corrupt: CRC32C mismatch in variable {name!r}")
