@@ -178,9 +178,11 @@ def musicnn_patches(logmel: np.ndarray, hop: int = MUSICNN_PATCH_FRAMES) -> np.n
     """Cut a ``(T, 96)`` log-mel sequence into ``(P, 187, 96)`` float32 network patches.
 
     Patches start at 0, hop, 2*hop, ... and the last incomplete patch is dropped, exactly as
-    ``musicnn.extractor`` does (hop 187 = no overlap, its default). Unlike the original, which
-    crashes on clips shorter than 187 frames (~2.99 s), such a clip gives ONE patch padded at the
-    end with 0.0 (the log-mel value of digital silence, ``log10(0 + 1)``).
+    ``musicnn.extractor`` does (hop 187 = no overlap, its default). The original crashes on
+    clips shorter than 187 frames (~2.99 s); here such a clip gives ONE patch, filled by
+    repeating the clip from its start (``"pad_short": "repeat-pad"``, what the shipped models'
+    ``config.json`` says their training used) rather than by silence, which would drag the
+    mean pooling towards an input the model never saw. Returns a fresh, writable array.
     """
     logmel = np.asarray(logmel, dtype=np.float32)
     if logmel.ndim != 2 or logmel.shape[1] != MUSICNN_N_MELS:
@@ -188,11 +190,14 @@ def musicnn_patches(logmel: np.ndarray, hop: int = MUSICNN_PATCH_FRAMES) -> np.n
     if hop < 1:
         raise ValueError("hop must be >= 1")
     n = MUSICNN_PATCH_FRAMES
+    if logmel.shape[0] == 0:
+        raise ValueError("empty log-mel sequence")
     if logmel.shape[0] < n:
-        logmel = np.pad(logmel, ((0, n - logmel.shape[0]), (0, 0)))
+        return logmel[np.arange(n) % logmel.shape[0]][None]
     windows = np.lib.stride_tricks.sliding_window_view(logmel, n, axis=0)[::hop]
-    # sliding_window_view puts the window axis last: (P, 96, 187) -> (P, 187, 96)
-    return np.ascontiguousarray(windows.transpose(0, 2, 1))
+    # sliding_window_view puts the window axis last: (P, 96, 187) -> (P, 187, 96). With hop 187
+    # that view is already C-contiguous (but read-only), so copy explicitly.
+    return np.array(windows.transpose(0, 2, 1), order="C", copy=True)
 
 
 # ---- Deej-AI --------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def download_musicnn_wheel(dest: Path) -> Path:
 
 
 def _model_variables(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    kept = {k: np.ascontiguousarray(v) for k, v in variables.items() if _MODEL_VARIABLE.match(k)}
+    kept = {k: np.array(v, order="C") for k, v in variables.items() if _MODEL_VARIABLE.match(k)}
     n_values = sum(v.size for v in kept.values())
     if n_values != MUSICNN_N_VALUES:
         raise WeightsError(
