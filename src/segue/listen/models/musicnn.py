@@ -1,0 +1,229 @@
+"""MusiCNN (Pons & Serra, musicnn 0.1.0) in PyTorch: MSD_musicnn and MTT_musicnn.
+
+Same layout for both models (``musicnn.models.build_musicnn``, TF channels-last, time x mel):
+
+* input ``(B, 187, 96)`` log-mel patches -> batch norm of the single input channel;
+* front end, 5 branches of Conv -> ReLU -> BN -> max over the whole mel axis:
+  timbral ``(7, 38)`` x 204 and ``(7, 67)`` x 204 (time zero-padded 3 + 3, 'valid' in mel),
+  temporal ``(128, 1)``, ``(64, 1)``, ``(32, 1)`` x 51 with TF 'same' time padding (the extra
+  padded frame goes AFTER: 63/64, 31/32, 15/16); concatenated to 561 channels;
+* mid end, three ``Conv1d(k=7, pad 3) -> ReLU -> BN`` with 64 filters, the 2nd and 3rd residual;
+  front, cnn1, cnn2, cnn3 concatenated to 753 channels;
+* back end: max and mean over time, INTERLEAVED (max0, mean0, max1, mean1, ...) -> BN(1506) ->
+  Dense 200 + ReLU -> BN = penultimate -> Dense 50 = logits -> sigmoid = taggram.
+
+Every batch norm uses the moving statistics with epsilon 1e-3 and comes after the ReLU.
+
+Speed: the front end dominates (~1.3 GMAC per patch, 85 % in the two timbral convolutions).
+The "BN after ReLU, then max over mel" blocks are evaluated as ``s * relu(max_or_min_f conv) + b``
+(max where the BN scale ``s`` is positive, min where negative), which is exact (the same
+element wins, with the same rounding) and skips the BN and ReLU passes over the full
+``(B, C, 187, F)`` maps. Use ``torch.inference_mode()`` and batches of 16+ patches on CPU.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segue.listen.models.musicnn_tags import MUSICNN_TAGS
+
+__all__ = ["MusiCNN", "MusiCNNOutput", "load_musicnn", "MUSICNN_TAGS", "N_FRAMES", "N_MELS"]
+
+N_FRAMES = 187
+N_MELS = 96
+BN_EPS = 1e-3
+_TIMBRAL = ((204, 38), (204, 67))  # (filters, mel width); kernel time extent 7
+_TEMPORAL = ((51, 128), (51, 64), (51, 32))  # (filters, time extent)
+_MID_FILTERS = 64
+_MID_KERNEL = 7
+_N_FRONT = sum(f for f, _ in _TIMBRAL) + sum(f for f, _ in _TEMPORAL)  # 561
+_N_FEATURES = _N_FRONT + 3 * _MID_FILTERS  # 753
+_N_UNITS = 200
+
+
+class MusiCNNOutput(NamedTuple):
+    taggram: torch.Tensor  # (B, 50) sigmoid outputs
+    logits: torch.Tensor  # (B, 50)
+    penultimate: torch.Tensor  # (B, 200), the usual embedding
+    mean_pool: torch.Tensor  # (B, 753) mean over time of the mid-end feature map
+    max_pool: torch.Tensor  # (B, 753) max over time of the same map
+
+
+def _bn(n: int) -> nn.BatchNorm1d:
+    return nn.BatchNorm1d(n, eps=BN_EPS)
+
+
+def _scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inference-mode batch norm as ``x * scale + shift``."""
+    assert bn.running_var is not None and bn.running_mean is not None
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+def _relu_bn_max_over_mel(conv: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
+    """``max_f BN(relu(conv))`` for ``conv`` of shape (B, C, T, F), without touching (B,C,T,F) twice.
+
+    For a per-channel affine ``s * r + b``: the max over f is ``s * max_f r + b`` if ``s >= 0``
+    and ``s * min_f r + b`` if ``s < 0``; relu commutes with max/min.
+    """
+    scale, shift = _scale_shift(bn)
+    lo, hi = torch.aminmax(conv, dim=-1)  # (B, C, T)
+    picked = torch.where((scale >= 0)[:, None], hi, lo).relu_()
+    return torch.addcmul(shift[:, None], picked, scale[:, None])
+
+
+def _relu_bn(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
+    scale, shift = _scale_shift(bn)
+    shape = (-1,) + (1,) * (x.dim() - 2)
+    return torch.addcmul(shift.view(shape), x.relu(), scale.view(shape))
+
+
+class MusiCNN(nn.Module):
+    """MusiCNN tagger; ``forward((B, 187, 96) float32 log-mel) -> MusiCNNOutput``.
+
+    ``name`` selects the tag list (``MSD_musicnn`` or ``MTT_musicnn``); load real weights with
+    :func:`load_musicnn` or :meth:`load_tf_variables`. Only inference (eval mode) is supported:
+    dropout is absent and every batch norm uses its moving statistics.
+    """
+
+    def __init__(self, name: str = "MSD_musicnn") -> None:
+        super().__init__()
+        if name not in MUSICNN_TAGS:
+            raise ValueError(
+                f"unknown musicnn model {name!r}; expected one of {tuple(MUSICNN_TAGS)}"
+            )
+        self.name = name
+        self.tags: tuple[str, ...] = MUSICNN_TAGS[name]
+        self.bn_input = nn.BatchNorm2d(1, eps=BN_EPS)
+        self.timbral_convs = nn.ModuleList(nn.Conv2d(1, f, (7, w)) for f, w in _TIMBRAL)
+        self.timbral_bns = nn.ModuleList(nn.BatchNorm2d(f, eps=BN_EPS) for f, _ in _TIMBRAL)
+        self.temporal_convs = nn.ModuleList(nn.Conv2d(1, f, (k, 1)) for f, k in _TEMPORAL)
+        self.temporal_bns = nn.ModuleList(nn.BatchNorm2d(f, eps=BN_EPS) for f, _ in _TEMPORAL)
+        self.mid_convs = nn.ModuleList(
+            nn.Conv1d(c, _MID_FILTERS, _MID_KERNEL, padding=_MID_KERNEL // 2)
+            for c in (_N_FRONT, _MID_FILTERS, _MID_FILTERS)
+        )
+        self.mid_bns = nn.ModuleList(_bn(_MID_FILTERS) for _ in range(3))
+        self.bn_pool = _bn(2 * _N_FEATURES)
+        self.dense = nn.Linear(2 * _N_FEATURES, _N_UNITS)
+        self.bn_dense = _bn(_N_UNITS)
+        self.output = nn.Linear(_N_UNITS, len(self.tags))
+        self.eval()
+
+    # -- forward ----------------------------------------------------------------------------
+    def _run(self, x: torch.Tensor, debug: bool) -> tuple[MusiCNNOutput, dict[str, torch.Tensor]]:
+        if x.dim() != 3 or x.shape[1:] != (N_FRAMES, N_MELS):
+            raise ValueError(f"expected input (B, {N_FRAMES}, {N_MELS}), got {tuple(x.shape)}")
+        scale0, shift0 = _scale_shift(self.bn_input)
+        x = torch.addcmul(shift0, x, scale0).unsqueeze(1)  # (B, 1, T, F)
+        branches = []
+        x_pad = F.pad(x, (0, 0, 3, 3))  # zero-pad time 3 + 3 (after the input BN)
+        for conv, bn in zip(self.timbral_convs, self.timbral_bns, strict=True):
+            branches.append(_relu_bn_max_over_mel(conv(x_pad), bn))
+        for conv, bn in zip(self.temporal_convs, self.temporal_bns, strict=True):
+            k = conv.kernel_size[0]
+            branches.append(_relu_bn_max_over_mel(conv(F.pad(x, (0, 0, (k - 1) // 2, k // 2))), bn))
+        front = torch.cat(branches, dim=1)  # (B, 561, T)
+        cnn1 = _relu_bn(self.mid_convs[0](front), self.mid_bns[0])
+        cnn2 = _relu_bn(self.mid_convs[1](cnn1), self.mid_bns[1]) + cnn1
+        cnn3 = _relu_bn(self.mid_convs[2](cnn2), self.mid_bns[2]) + cnn2
+        features = torch.cat([front, cnn1, cnn2, cnn3], dim=1)  # (B, 753, T)
+        max_pool = features.amax(dim=2)
+        mean_pool = features.mean(dim=2)
+        flat = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # interleaved, (B, 1506)
+        scale9, shift9 = _scale_shift(self.bn_pool)
+        hidden = self.dense(torch.addcmul(shift9, flat, scale9))
+        penultimate = _relu_bn(hidden, self.bn_dense)
+        logits = self.output(penultimate)
+        out = MusiCNNOutput(torch.sigmoid(logits), logits, penultimate, mean_pool, max_pool)
+        extra: dict[str, torch.Tensor] = {}
+        if debug:  # TF layout (B, T, C), as in the fixtures' *_patch0 arrays
+            extra = {
+                "timbral": front[:, :408].transpose(1, 2),
+                "temporal": front[:, 408:].transpose(1, 2),
+                "cnn1": cnn1.transpose(1, 2),
+                "cnn2": cnn2.transpose(1, 2),
+                "cnn3": cnn3.transpose(1, 2),
+            }
+        return out, extra
+
+    def forward(self, x: torch.Tensor) -> MusiCNNOutput:
+        return self._run(x, debug=False)[0]
+
+    def intermediates(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Outputs plus front/mid-end activations (B, T, C): timbral, temporal, cnn1..cnn3."""
+        out, extra = self._run(x, debug=True)
+        return {**out._asdict(), **extra}
+
+    # -- weights ----------------------------------------------------------------------------
+    @staticmethod
+    def state_dict_from_tf(variables: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Map musicnn checkpoint variables (TF names/layouts) to this module's state dict."""
+
+        def t(name: str) -> torch.Tensor:
+            if name not in variables:
+                raise KeyError(f"musicnn weights lack variable {name!r}")
+            return torch.from_numpy(np.ascontiguousarray(variables[name], dtype=np.float32))
+
+        sd: dict[str, torch.Tensor] = {}
+
+        def bn(prefix: str, index: int) -> None:
+            tf = "batch_normalization" + (f"_{index}" if index else "")
+            sd[f"{prefix}.weight"] = t(f"{tf}/gamma")
+            sd[f"{prefix}.bias"] = t(f"{tf}/beta")
+            sd[f"{prefix}.running_mean"] = t(f"{tf}/moving_mean")
+            sd[f"{prefix}.running_var"] = t(f"{tf}/moving_variance")
+            sd[f"{prefix}.num_batches_tracked"] = torch.tensor(0)
+
+        def conv(prefix: str, index: int, conv1d: bool = False) -> None:
+            tf = "conv2d" + (f"_{index}" if index else "")
+            kernel = t(f"{tf}/kernel")  # HWIO: (time, mel/width, in, out)
+            if conv1d:  # mid end: width = channels of a 1-channel image -> Conv1d(width -> out)
+                sd[f"{prefix}.weight"] = kernel[:, :, 0, :].permute(2, 1, 0).contiguous()
+            else:
+                sd[f"{prefix}.weight"] = kernel.permute(3, 2, 0, 1).contiguous()
+            sd[f"{prefix}.bias"] = t(f"{tf}/bias")
+
+        bn("bn_input", 0)
+        for i in range(2):
+            conv(f"timbral_convs.{i}", i)
+            bn(f"timbral_bns.{i}", i + 1)
+        for i in range(3):
+            conv(f"temporal_convs.{i}", i + 2)
+            bn(f"temporal_bns.{i}", i + 3)
+        for i in range(3):
+            conv(f"mid_convs.{i}", i + 5, conv1d=True)
+            bn(f"mid_bns.{i}", i + 6)
+        bn("bn_pool", 9)
+        sd["dense.weight"] = t("dense/kernel").T.contiguous()
+        sd["dense.bias"] = t("dense/bias")
+        bn("bn_dense", 10)
+        sd["output.weight"] = t("dense_1/kernel").T.contiguous()
+        sd["output.bias"] = t("dense_1/bias")
+        return sd
+
+    def load_tf_variables(self, variables: dict[str, np.ndarray]) -> MusiCNN:
+        """Load musicnn checkpoint variables (strict: every tensor must be present and fit)."""
+        self.load_state_dict(self.state_dict_from_tf(variables), strict=True)
+        return self
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_musicnn(name: str = "MSD_musicnn", device: str | torch.device | None = None) -> MusiCNN:
+    """MusiCNN with the musicnn 0.1.0 weights of ``name``, in eval mode, on ``device``.
+
+    ``device`` defaults to CUDA when available, else CPU. Weights come from the safetensors
+    cache (see :mod:`segue.listen.weights`; the first call may download the musicnn wheel).
+    """
+    from segue.listen.weights import load_musicnn_weights
+
+    model = MusiCNN(name).load_tf_variables(load_musicnn_weights(name))
+    return model.to(default_device() if device is None else torch.device(device)).eval()
