@@ -220,8 +220,12 @@ def read_file(path: str) -> FileResult:
     if hook is not None and audio is not None and info.payload_hash not in _worker_analysed:
         try:
             result.prepared = hook.prepare(audio)
-        except (DecodeError, ValueError) as exc:
-            result.analysis_error = " ".join(str(exc).split()) or type(exc).__name__
+        except DecodeError as exc:
+            result.analysis_error = " ".join(str(exc).split())
+        except Exception as exc:  # noqa: BLE001 - one track's analysis bug must not stop a scan
+            result.analysis_error = f"analysis failed: {type(exc).__name__}: " + " ".join(
+                str(exc).split()
+            )
     return result
 
 
