@@ -8,6 +8,7 @@ the pipeline's decoded audio. Shared by ``tests/test_descriptors*.py`` and ``ben
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
@@ -170,9 +171,11 @@ NAT_MINOR = [0, 2, 3, 5, 7, 8, 10]
 PC_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B"]
 
 
+@lru_cache(maxsize=512)
 def tone(freq: float, dur: float, sr: int = SR, n_harm: int = 8, decay: float = 1.0,
          rolloff: float = 1.0) -> np.ndarray:
-    """Additive harmonic tone (partials 1..n_harm at 1/k**rolloff), short attack, exp decay."""
+    """Additive harmonic tone (partials 1..n_harm at 1/k**rolloff), short attack, exp decay.
+    Cached (read-only result): progressions repeat their chords."""
     n = int(dur * sr)
     t = np.arange(n) / sr
     y = np.zeros(n)
@@ -181,7 +184,9 @@ def tone(freq: float, dur: float, sr: int = SR, n_harm: int = 8, decay: float = 
             y += np.sin(2 * np.pi * freq * k * t) / k**rolloff
     att = np.minimum(1.0, t / 0.01)
     rel = np.minimum(1.0, (dur - t) / 0.05).clip(0)
-    return (y * att * rel * np.exp(-t / decay)).astype(np.float32)
+    out = (y * att * rel * np.exp(-t / decay)).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def _midi_hz(m: float, cents: float = 0.0) -> float:
@@ -262,7 +267,8 @@ def key_suite(seconds: float = 20.0, kinds: tuple[str, ...] = ("chords", "melody
 
 
 def pink_noise(seconds: float, sr: int = SR, seed: int = 0, channels: int = 2) -> np.ndarray:
-    """Pink (1/f power) noise by spectral shaping of white noise, unit RMS per channel."""
+    """Pink (1/f power) noise from 20 Hz up, by spectral shaping of white noise, unit RMS per
+    channel."""
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)
     out = []
@@ -271,6 +277,7 @@ def pink_noise(seconds: float, sr: int = SR, seed: int = 0, channels: int = 2) -
         f = np.fft.rfftfreq(n, 1 / sr)
         f[0] = f[1]
         spec /= np.sqrt(f)
+        spec[f < 20.0] = 0.0
         x = np.fft.irfft(spec, n)
         out.append(x / np.sqrt(np.mean(x**2)))
     return np.stack(out).astype(np.float32)

@@ -141,6 +141,14 @@ def _prepare(audio: np.ndarray, sr: int) -> np.ndarray:
     return a
 
 
+def _without_dc(a: np.ndarray) -> np.ndarray:
+    """Per-channel mean removed: a DC offset is not sound (it would otherwise read as music in
+    the trim and as a click at each end of the STFT)."""
+    if a.shape[1] == 0:
+        return a
+    return (a - a.mean(axis=1, keepdims=True, dtype=np.float64)).astype(np.float32)
+
+
 def _mono_at_analysis_rate(a: np.ndarray, sr: int) -> np.ndarray:
     mono = a.mean(axis=0)
     if sr != ANALYSIS_SR:
@@ -166,8 +174,9 @@ def _beat_chroma_flux(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
     return flux
 
 
-def _descriptors(a: np.ndarray, sr: int, spec: Spectrum,
+def _descriptors(a: np.ndarray, ac: np.ndarray, sr: int, spec: Spectrum,
                  bounds: tuple[float, float, float]) -> Descriptors:
+    """``a``: the audio as given (loudness, true peak); ``ac``: without DC (everything else)."""
     d = Descriptors(duration=a.shape[1] / sr)
     # loudness family, on all channels at the native rate
     if a.shape[1] > 0:
@@ -182,8 +191,8 @@ def _descriptors(a: np.ndarray, sr: int, spec: Spectrum,
     if not (math.isfinite(start) and math.isfinite(end)):
         return d
     span = _loud.ENERGY_SPAN_S
-    d.intro_energy = _loud.energy_curve(a, sr, start, min(end, start + span))
-    d.outro_energy = _loud.energy_curve(a, sr, max(start, end - span), end)
+    d.intro_energy = _loud.energy_curve(ac, sr, start, min(end, start + span))
+    d.outro_energy = _loud.energy_curve(ac, sr, max(start, end - span), end)
     if end - start < MIN_RHYTHM_S:
         return d
 
@@ -194,9 +203,10 @@ def _descriptors(a: np.ndarray, sr: int, spec: Spectrum,
     for e in (env, low, body):
         e[:f0] = 0.0
         e[f1:] = 0.0
-    bpm, conf = _tempo.estimate_tempo(env[f0:f1], fps)
+    bpm, ac = _tempo.estimate_tempo(env[f0:f1], fps)
     if math.isfinite(bpm):
         bpm = _tempo.metrical_level(body[f0:f1], fps, bpm)
+        conf = _tempo.periodicity(ac, fps, bpm)
         beats = _tempo.track_beats(env, fps, spec.hop, spec.sr, bpm)
         beats = beats[(beats >= start - 0.05) & (beats <= end + 0.05)]
         if len(beats) >= 8:
@@ -242,16 +252,18 @@ def _features(spec: Spectrum, bounds: tuple[float, float, float]) -> dict[str, n
 def analyse(audio: np.ndarray, sr: int) -> tuple[Descriptors, dict[str, np.ndarray]]:
     """Descriptors and feature vectors from one pass (one STFT); prefer this in the pipeline."""
     a = _prepare(audio, sr)
-    spec = Spectrum(_mono_at_analysis_rate(a, sr))
-    bounds = _loud.music_bounds(a, sr)
-    return _descriptors(a, sr, spec, bounds), _features(spec, bounds)
+    ac = _without_dc(a)
+    spec = Spectrum(_mono_at_analysis_rate(ac, sr))
+    bounds = _loud.music_bounds(ac, sr)
+    return _descriptors(a, ac, sr, spec, bounds), _features(spec, bounds)
 
 
 def compute_descriptors(audio: np.ndarray, sr: int) -> Descriptors:
     """DJ descriptors of ``audio`` (channels, samples) at ``sr``; see :class:`Descriptors`."""
     a = _prepare(audio, sr)
-    spec = Spectrum(_mono_at_analysis_rate(a, sr))
-    return _descriptors(a, sr, spec, _loud.music_bounds(a, sr))
+    ac = _without_dc(a)
+    spec = Spectrum(_mono_at_analysis_rate(ac, sr))
+    return _descriptors(a, ac, sr, spec, _loud.music_bounds(ac, sr))
 
 
 def feature_vectors(audio: np.ndarray, sr: int) -> dict[str, np.ndarray]:
@@ -259,6 +271,6 @@ def feature_vectors(audio: np.ndarray, sr: int) -> dict[str, np.ndarray]:
     ``ssd`` 24 bands x 7 statistics (168, band-major: mean, var, skew, kurtosis, median, min,
     max), ``rh`` 60 modulation frequencies 0.168..10.1 Hz, ``timbre`` 60 (see
     :mod:`segue.listen.timbre`). Always finite; zeros for silence."""
-    a = _prepare(audio, sr)
-    spec = Spectrum(_mono_at_analysis_rate(a, sr))
-    return _features(spec, _loud.music_bounds(a, sr))
+    ac = _without_dc(_prepare(audio, sr))
+    spec = Spectrum(_mono_at_analysis_rate(ac, sr))
+    return _features(spec, _loud.music_bounds(ac, sr))

@@ -28,6 +28,8 @@ Layouts (row-major, float32): ``rp`` is (band, modulation bin) -> 24*60 = 1440; 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -126,7 +128,8 @@ def _ssd(seg: np.ndarray) -> np.ndarray:
     out = np.zeros((N_BANDS, 7))
     out[:, 0] = seg.mean(axis=1)
     out[:, 1] = seg.var(axis=1)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant bands: 0 below
         out[:, 2] = stats.skew(seg, axis=1)
         out[:, 3] = stats.kurtosis(seg, axis=1, fisher=False)
     out[:, 4] = np.median(seg, axis=1)
