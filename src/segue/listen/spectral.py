@@ -1,0 +1,94 @@
+"""The one short-time spectrum every spectral descriptor is computed from.
+
+One STFT per track: Hann window of ``N_FFT`` = 1024 samples (46 ms) with hop ``HOP`` = 256
+(11.6 ms, 86.13 frames/s) at ``ANALYSIS_SR`` = 22050 Hz, centred frames (frame ``t`` is centred
+on sample ``t * HOP``; the signal is zero-padded by ``N_FFT // 2`` at both ends).
+
+The hop equals rp_extract's at 22050 Hz (512-sample window, 50 % overlap), so the rhythm-pattern
+modulation spectrum has rp_extract's 0.168 Hz resolution; the onset envelope, the mel/MFCC
+timbre features, the Bark-band sonogram and the spectral shape statistics all come from this
+power spectrogram. Only the key uses a different transform (a long-window spectrum of the
+signal decimated to 5.5 kHz, see :mod:`segue.listen.key`), because a 46 ms window cannot resolve
+semitones below ~400 Hz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.fft
+
+ANALYSIS_SR = 22050
+N_FFT = 1024
+HOP = 256
+N_MELS = 64
+
+
+def stft_power(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Power spectrogram |X|^2, shape (n_fft // 2 + 1, frames), float32, centred frames."""
+    y = np.asarray(y, dtype=np.float32)
+    pad = n_fft // 2
+    yp = np.pad(y, (pad, pad))
+    n_frames = 1 + (len(yp) - n_fft) // hop if len(yp) >= n_fft else 0
+    if n_frames <= 0:
+        return np.zeros((n_fft // 2 + 1, 0), np.float32)
+    frames = np.lib.stride_tricks.as_strided(
+        yp, shape=(n_frames, n_fft), strides=(yp.strides[0] * hop, yp.strides[0]), writeable=False
+    )
+    win = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+    spec = scipy.fft.rfft(frames * win, axis=1)
+    p = spec.real**2 + spec.imag**2
+    return np.ascontiguousarray(p.T, dtype=np.float32)
+
+
+@dataclass
+class Spectrum:
+    """Mono signal at ``sr`` and its power spectrogram, with derived views computed once."""
+
+    y: np.ndarray
+    sr: int = ANALYSIS_SR
+    n_fft: int = N_FFT
+    hop: int = HOP
+
+    @cached_property
+    def power(self) -> np.ndarray:
+        return stft_power(self.y, self.n_fft, self.hop)
+
+    @property
+    def n_frames(self) -> int:
+        return self.power.shape[1]
+
+    @property
+    def fps(self) -> float:
+        return self.sr / self.hop
+
+    @cached_property
+    def freqs(self) -> np.ndarray:
+        return np.fft.rfftfreq(self.n_fft, 1.0 / self.sr)
+
+    @cached_property
+    def mel_basis(self) -> np.ndarray:
+        import librosa
+
+        return librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=N_MELS, fmin=30.0,
+                                   fmax=self.sr / 2, dtype=np.float32)
+
+    @cached_property
+    def mel(self) -> np.ndarray:
+        """Mel power spectrogram (N_MELS, frames)."""
+        return self.mel_basis @ self.power
+
+    @cached_property
+    def mel_db(self) -> np.ndarray:
+        """Log-mel in dB, floored 80 dB below the track's maximum (librosa's convention)."""
+        m = 10.0 * np.log10(np.maximum(self.mel, 1e-10))
+        top = float(m.max()) if m.size else 0.0
+        return np.maximum(m, top - 80.0)
+
+    @cached_property
+    def mel_freqs(self) -> np.ndarray:
+        import librosa
+
+        return librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=30.0, fmax=self.sr / 2)[1:-1]
