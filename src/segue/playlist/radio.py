@@ -45,13 +45,16 @@ Near-ties
 Rules
     :class:`segue.playlist.rules.Rules` apply to every pick (not to the seeds).  ``radio``
     returns fewer tracks when the rules exhaust the library; a :class:`RadioSession` with
-    ``endless=True`` instead forgets the oldest part of its no-repeat memory and goes on.
+    ``endless=True`` instead first ignores the artist gap/caps (if unplayed tracks remain but
+    the artist rules block them all), then forgets the older part of its no-repeat memory and
+    goes on.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -249,6 +252,14 @@ class RadioSession:
     def next(self) -> int:
         """The next track index (also appended to ``played``)."""
         got = self._pick()
+        if got is None and self.endless:
+            # unplayed tracks may remain but the artist rules block them all: bend those first
+            strict = self.rules
+            self.rules = replace(strict, artist_gap=0, max_per_artist=None, max_per_album=None)
+            try:
+                got = self._pick()
+            finally:
+                self.rules = strict
         if got is None and self.endless and len(self.history) > 1:
             # every eligible track has been played: forget the older half and carry on
             keep = min(len(self.history) // 2, max(self.rules.artist_gap, 1) + 8)
