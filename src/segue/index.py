@@ -75,6 +75,19 @@ def _topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1).astype(np.int64), np.take_along_axis(s, order, 1)
 
 
+class SearchFilter:
+    """A prepared ``allowed`` mask (see :meth:`Index.prepare_filter`)."""
+
+    def __init__(self, mask: np.ndarray, count: int) -> None:
+        self.mask = mask
+        self.count = count
+        self.rows: np.ndarray | None = None  # exact sub-matrix path
+        self.sub: np.ndarray | None = None
+        self.bitmap: np.ndarray | None = None  # faiss selector path (keeps the bits alive)
+        self.selector: Any = None
+        self.params: Any = None
+
+
 class Index:
     """Cosine search over L2-normalised ``vectors`` (n, d); see the module docstring."""
 
@@ -110,8 +123,7 @@ class Index:
         self.mp_sample = int(mp_sample)
         self.seed = int(seed)
         self._ivf: Any = None
-        self._sub_cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._sel_cache: OrderedDict[bytes, tuple[Any, np.ndarray, float]] = OrderedDict()
+        self._filters: OrderedDict[bytes, SearchFilter] = OrderedDict()
         self._csls_r: np.ndarray | None = None
         self._mp_ref: np.ndarray | None = None
         self._mp_stats: tuple[np.ndarray, np.ndarray] | None = None
@@ -142,33 +154,69 @@ class Index:
         self._ivf = ivf
         self._quantizer = quantizer  # keep alive alongside the index
 
+    # --- filters ------------------------------------------------------------------------------
+
+    def prepare_filter(self, allowed: np.ndarray | SearchFilter | None) -> SearchFilter | None:
+        """Precompute what searching within ``allowed`` needs (``None``: no restriction).
+
+        Pass the result as ``allowed=`` to many searches (a playlist's steps) to skip hashing
+        and preparing the mask on every call.
+        """
+        if allowed is None or isinstance(allowed, SearchFilter):
+            return allowed
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != (self.n,):
+            raise ValueError(f"allowed mask must have shape ({self.n},)")
+        count = int(allowed.sum())
+        if count == self.n:
+            return None
+        key = hashlib.blake2b(np.packbits(allowed).tobytes(), digest_size=16).digest()
+        hit = self._filters.get(key)
+        if hit is not None:
+            self._filters.move_to_end(key)
+            return hit
+        f = SearchFilter(allowed, count)
+        small = count <= self.exact_threshold and (self.backend != "exact" or count <= self.n // 4)
+        if small:
+            f.rows = np.flatnonzero(allowed).astype(np.int64)
+            f.sub = np.ascontiguousarray(self.vectors[f.rows])
+        elif self.backend == "ivf":
+            import faiss
+
+            f.bitmap = np.packbits(allowed, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(f.bitmap), faiss.swig_ptr(f.bitmap))
+            nprobe = min(self.nlist, int(math.ceil(self.nprobe * self.n / max(count, 1))))
+            f.selector = sel
+            f.params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+        self._filters[key] = f
+        while len(self._filters) > 8:
+            self._filters.popitem(last=False)
+        return f
+
     # --- raw cosine search --------------------------------------------------------------------
 
     def _cos_search(
-        self, q: np.ndarray, k: int, allowed: np.ndarray | None
+        self, q: np.ndarray, k: int, flt: SearchFilter | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Plain cosine top-k (m, k), restricted to ``allowed`` rows; -1 / -inf padding."""
+        """Plain cosine top-k (m, k), restricted by ``flt``; -1 / -inf padding."""
         m = q.shape[0]
-        if allowed is not None:
-            rows, sub = self._subset(allowed)
-            if rows is not None:
-                if len(rows) == 0:
-                    return np.full((m, k), -1, np.int64), np.full((m, k), -np.inf, np.float32)
-                idx, sc = _topk_rows(q @ sub.T, k)
-                return self._pad(rows[idx], sc, k)
+        if flt is not None and flt.rows is not None:
+            if len(flt.rows) == 0:
+                return np.full((m, k), -1, np.int64), np.full((m, k), -np.inf, np.float32)
+            idx, sc = _topk_rows(q @ flt.sub.T, k)
+            return self._pad(flt.rows[idx], sc, k)
         if self.backend == "exact":
             scores = q @ self.vectors.T
-            if allowed is not None:
-                scores[:, ~allowed] = -np.inf
+            if flt is not None:
+                scores[:, ~flt.mask] = -np.inf
             idx, sc = _topk_rows(scores, k)
             idx = np.where(np.isfinite(sc), idx, -1)
             return self._pad(idx, sc, k)
         kk = min(k, self.n)
-        if allowed is None:
+        if flt is None:
             sc, idx = self._ivf.search(q, kk)
         else:
-            params = self._selector(allowed)
-            sc, idx = self._ivf.search(q, kk, params=params)
+            sc, idx = self._ivf.search(q, kk, params=flt.params)
         sc = np.where(idx >= 0, sc, -np.inf).astype(np.float32)
         return self._pad(idx.astype(np.int64), sc, k)
 
@@ -183,44 +231,6 @@ class Index:
             np.hstack([sc, np.full((m, pad), -np.inf, np.float32)]),
         )
 
-    @staticmethod
-    def _mask_key(mask: np.ndarray) -> bytes:
-        return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
-
-    def _subset(self, allowed: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(rows, sub-matrix) for an exact search over a small allowed set, else (None, None)."""
-        count = int(allowed.sum())
-        if count > self.exact_threshold or (self.backend == "exact" and count > self.n // 4):
-            return None, None
-        key = self._mask_key(allowed)
-        hit = self._sub_cache.get(key)
-        if hit is None:
-            rows = np.flatnonzero(allowed).astype(np.int64)
-            hit = (rows, np.ascontiguousarray(self.vectors[rows]))
-            self._sub_cache[key] = hit
-            while len(self._sub_cache) > 4:
-                self._sub_cache.popitem(last=False)
-        else:
-            self._sub_cache.move_to_end(key)
-        return hit
-
-    def _selector(self, allowed: np.ndarray) -> Any:
-        import faiss
-
-        key = self._mask_key(allowed)
-        hit = self._sel_cache.get(key)
-        if hit is None:
-            bitmap = np.packbits(allowed.astype(bool), bitorder="little")
-            sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
-            frac = max(float(allowed.mean()), 1e-6)
-            hit = (sel, bitmap, frac)
-            self._sel_cache[key] = hit
-            while len(self._sel_cache) > 4:
-                self._sel_cache.popitem(last=False)
-        sel, _bitmap, frac = hit
-        nprobe = min(self.nlist, int(math.ceil(self.nprobe / frac)))
-        return faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
-
     # --- public search ------------------------------------------------------------------------
 
     def search(
@@ -229,14 +239,15 @@ class Index:
         k: int,
         exclude: Any = None,
         *,
-        allowed: np.ndarray | None = None,
+        allowed: np.ndarray | SearchFilter | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best tracks per query: ``(indices (m, k) int64, scores (m, k) float32)``.
 
         ``query_vectors``: (m, d) or (d,), unit norm (cosine = inner product).
         ``exclude``: track indices never returned — one sequence for every query, a boolean
         mask, or a list of per-query sequences (length m).
-        ``allowed``: optional boolean mask (n,); only these tracks are returned.
+        ``allowed``: optional boolean mask (n,) (or :meth:`prepare_filter`'s result); only these
+        tracks are returned.
         Scores are cosine similarities, or hub-reduced scores (see module docstring): always
         "higher is better".  Rows with fewer eligible tracks are padded with -1 / -inf.
         """
@@ -245,14 +256,11 @@ class Index:
         k = int(k)
         if k < 1:
             raise UserError(f"k must be at least 1, got {k}")
-        if allowed is not None:
-            allowed = np.asarray(allowed, dtype=bool)
-            if allowed.shape != (self.n,):
-                raise ValueError(f"allowed mask must have shape ({self.n},)")
         per_query: list[np.ndarray] | None = None
         if exclude is not None:
             if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
-                allowed = ~exclude if allowed is None else (allowed & ~exclude)
+                base = allowed.mask if isinstance(allowed, SearchFilter) else allowed
+                allowed = ~exclude if base is None else (np.asarray(base, dtype=bool) & ~exclude)
             elif (
                 isinstance(exclude, list | tuple)
                 and len(exclude) > 0
@@ -267,11 +275,14 @@ class Index:
         n_ex = max((len(e) for e in per_query), default=0) if per_query is not None else 0
         shortlist = k if self.hub_reduction == "none" else max(4 * k, k + 64)
         fetch = shortlist + n_ex
-        exact_full = self.backend == "exact" and (allowed is None or self._subset(allowed)[0] is None)
+        flt = self.prepare_filter(allowed)
+        exact_full = self.backend == "exact" and (flt is None or flt.rows is None)
         if exact_full and self.hub_reduction != "none":
             fetch = self.n
         fetch = min(fetch, self.n)
-        idx, sc = self._cos_search(q, fetch, allowed)
+        idx, sc = self._cos_search(q, fetch, flt)
+        if per_query is None and self.hub_reduction == "none":
+            return idx, sc  # already best first, padded
         if per_query is not None:
             for r in range(m):
                 if len(per_query[r]):
@@ -352,6 +363,7 @@ class Index:
         total = 0
         if self._ivf is not None:
             total += self.n * (self.d * 4 + 8) + self.nlist * self.d * 4
-        for rows, sub in self._sub_cache.values():
-            total += rows.nbytes + sub.nbytes
+        for f in self._filters.values():
+            if f.sub is not None:
+                total += f.rows.nbytes + f.sub.nbytes
         return total

@@ -120,7 +120,8 @@ def journey(
     rules = rules if rules is not None else Rules()
     index = index if index is not None else catalog.get_index()
     allowed = rules.allowed_mask(catalog)
-    wp_groups = {int(catalog.group[w]) for w in wps}
+    wp_groups = np.unique(catalog.group[wps])
+    allowed = index.prepare_filter(allowed)
     v = catalog.vectors
     history = History(catalog, [wps[0]])
     out = [
@@ -183,33 +184,31 @@ def _step(
     dest: int,
     history: History,
     rules: Rules,
-    allowed: np.ndarray,
-    wp_groups: set[int],
+    allowed: Any,
+    wp_groups: np.ndarray,
     avoid_artist: int | None,
     transition_weight: float,
     progress_weight: float,
     weights: TransitionWeights,
 ) -> tuple[int, bool]:
     v = catalog.vectors
-    group = catalog.group
     fetch = min(index.n, FETCH + len(history))
     while True:
-        idx, sc = index.search(target, fetch, allowed=allowed)
+        idx, _ = index.search(target, fetch, allowed=allowed)
         idx = idx[0]
         idx = idx[idx >= 0]
-        free = [int(i) for i in idx if int(group[i]) not in history.groups and int(group[i]) not in wp_groups]
-        ok = [
-            i for i in free
-            if rules.accepts(i, history)
-            and (avoid_artist is None or int(catalog.artist_codes[i]) != avoid_artist)
-        ][:FETCH]
-        if ok or fetch >= index.n:
+        free = idx[~history.used(idx) & ~np.isin(catalog.group[idx], wp_groups)]
+        mask = rules.accept_mask(free, history)
+        if avoid_artist is not None:
+            mask &= catalog.artist_codes[free] != avoid_artist
+        ok = free[mask][:FETCH]
+        if len(ok) or fetch >= index.n:
             break
         fetch = min(index.n, fetch * 4)
     relaxed = False
-    if not ok:
+    if not len(ok):
         # the rules leave nothing: take the nearest unused, non-waypoint track
-        if not free:
+        if not len(free):
             raise UserError(
                 "the library (after filters) has too few tracks for this journey; "
                 "use fewer steps or looser filters"

@@ -100,12 +100,12 @@ def transition_matrix(
         bb = catalog.bpm[tos][None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.log2(bb / ba)
-        if weights.half_double:
-            x = x - np.round(x)
-        t = np.minimum(np.abs(x) / math.log2(1.08), 1.0)
-        ca = np.nan_to_num(catalog.bpm_confidence[froms], nan=1.0)[:, None]
-        cb = np.nan_to_num(catalog.bpm_confidence[tos], nan=1.0)[None, :]
-        t = np.where(np.isfinite(t), t * np.clip(np.minimum(ca, cb), 0, 1), 0.0)
+            if weights.half_double:
+                x = x - np.round(x)
+            t = np.minimum(np.abs(x) * (1.0 / math.log2(1.08)), 1.0)
+            conf = np.fmin(catalog.bpm_confidence[froms][:, None], catalog.bpm_confidence[tos][None, :])
+            conf = np.where(np.isnan(conf), 1.0, np.clip(conf, 0.0, 1.0))
+            t = np.where(np.isnan(t), 0.0, t * conf)
         cost = cost + weights.tempo * t
     if weights.key:
         hour, letter = _camelot_arrays(catalog)

@@ -140,6 +140,7 @@ class RadioSession:
         self.weights = weights
         self.endless = endless
         self.allowed = self.rules.allowed_mask(catalog)
+        self._filter = self.index.prepare_filter(self.allowed)
         self._allowed_rows: np.ndarray | None = None
         self.n_allowed = int(self.allowed.sum())
         self.seeds = seeds
@@ -180,41 +181,32 @@ class RadioSession:
         span = n_left**self.noise
         return min(int(self.rng.random() * span), n_left - 1)
 
-    def _eligible(self, i: int) -> bool:
-        return i >= 0 and int(self.catalog.group[i]) not in self.history.groups
-
     def _pick_from(self, cand: np.ndarray, scores: np.ndarray, start: int, pos: np.ndarray) -> int | None:
-        """First acceptable candidate from position ``start`` (then before it), near-ties
-        broken by transition cost."""
-        order = list(range(start, len(cand))) + list(range(min(start, len(cand)) - 1, -1, -1))
-        neg_v = self.catalog.vectors[self.negative] if self.negative else None
-        accepted: list[int] = []
-        best_score = None
-        for p in order:
-            i = int(cand[p])
-            if not self._eligible(i):
-                continue
-            if best_score is not None and (
-                scores[p] < best_score - self.tie_margin or p < start or len(accepted) >= MAX_TIES
-            ):
-                break
-            if not self.rules.accepts(i, self.history):
-                continue
-            if neg_v is not None:
-                tv = self.catalog.vectors[i]
-                if float((neg_v @ tv).max()) > float(pos @ tv):
-                    continue
-            accepted.append(p)
-            if best_score is None:
-                best_score = float(scores[p])
-        if not accepted:
+        """The first candidate at position >= ``start`` that the rules accept (else the nearest
+        before it); near-ties after it are broken by transition cost.  ``cand`` holds only
+        unplayed tracks, best first."""
+        if len(cand) == 0:
             return None
-        self.last_rank = accepted[0]
-        if len(accepted) == 1 or not self.history.indices:
-            return int(cand[accepted[0]])
+        ok = self.rules.accept_mask(cand, self.history)
+        if self.negative:
+            tv = self.catalog.vectors[cand]
+            ok &= (tv @ self.catalog.vectors[self.negative].T).max(axis=1) <= tv @ pos
+        good = np.flatnonzero(ok)
+        if len(good) == 0:
+            return None
+        after = good[good >= start]
+        if len(after) == 0:
+            p0 = int(good[-1])
+            self.last_rank = p0
+            return int(cand[p0])
+        p0 = int(after[0])
+        self.last_rank = p0
+        ties = after[scores[after] >= scores[p0] - self.tie_margin][:MAX_TIES]
+        if len(ties) == 1 or not self.history.indices:
+            return int(cand[p0])
         prev = self.history.indices[-1]
-        tc = transition_costs(self.catalog, prev, cand[accepted], self.weights)
-        return int(cand[accepted[int(np.argmin(tc))]])
+        tc = transition_costs(self.catalog, prev, cand[ties], self.weights)
+        return int(cand[ties[int(np.argmin(tc))]])
 
     def _pick(self) -> int | None:
         q, pos = self.query()
@@ -224,29 +216,36 @@ class RadioSession:
             return None
         r = self._draw_rank(n_left)
         if r >= EXACT_RANKS and n_left > RANK_SAMPLE:
-            got = self._pick_sampled(q, pos, r, n_left)
+            got = self._pick_sampled(q, pos, r)
             if got is not None:
                 return got
             r = 0
-        fetch = min(self.index.n, max(64, 2 * r + 64) + len(self.history))
+        n = self.index.n
+        fetch = min(n, max(64, 2 * r + 64) + len(self.history))
         while True:
-            idx, sc = self.index.search(q, fetch, allowed=self.allowed)
+            idx, sc = self.index.search(q, fetch, allowed=self._filter)
             idx, sc = idx[0], sc[0]
-            keep = np.fromiter((self._eligible(int(i)) for i in idx), dtype=bool, count=len(idx))
+            keep = idx >= 0
+            keep[keep] = ~self.history.used(idx[keep])
             cand, scores = idx[keep], sc[keep]
-            if len(cand) > r or fetch >= self.index.n:
+            if len(cand) > r or fetch >= n:
                 got = self._pick_from(cand, scores, min(r, len(cand)), pos)
-                if got is not None or fetch >= self.index.n:
+                if got is not None or fetch >= n:
                     return got
-            fetch = min(self.index.n, fetch * 4)
+            fetch = min(n, fetch * 4)
 
-    def _pick_sampled(self, q: np.ndarray, pos: np.ndarray, r: int, n_left: int) -> int | None:
+    def _pick_sampled(self, q: np.ndarray, pos: np.ndarray, r: int) -> int | None:
         if self._allowed_rows is None:
             self._allowed_rows = np.flatnonzero(self.allowed)
         rows = self.rng.choice(self._allowed_rows, size=RANK_SAMPLE, replace=False)
+        rows = rows[~self.history.used(rows)]
+        if len(rows) == 0:
+            return None
         sims = self.catalog.vectors[rows] @ q
         order = np.argsort(-sims, kind="stable")
-        start = min(int(r / n_left * RANK_SAMPLE), RANK_SAMPLE - 1)
+        # the sample stands for the eligible tracks: rank r of n_left sits at the same fraction
+        n_left = max(self.n_allowed - len(self.history), 1)
+        start = min(int(r / n_left * len(rows)), len(rows) - 1)
         return self._pick_from(rows[order], sims[order], start, pos)
 
     def next(self) -> int:

@@ -112,6 +112,15 @@ def _in_range(x: np.ndarray, r: Range) -> np.ndarray:
     return ok
 
 
+def _member(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin`` without its sorting overhead for the small pools playlists have."""
+    if len(pool) == 0:
+        return np.zeros(len(x), dtype=bool)
+    if len(x) * len(pool) <= 65536:
+        return (x[:, None] == pool[None, :]).any(axis=1)
+    return np.isin(x, pool)
+
+
 class History:
     """A playlist under construction, with the bookkeeping the sequential rules need."""
 
@@ -122,6 +131,7 @@ class History:
         self.artists: Counter[int] = Counter()
         self.albums: Counter[int] = Counter()
         self._vecs = np.empty((16, catalog.dim), dtype=np.float32)
+        self._group_arr: np.ndarray | None = None
         self.seconds = 0.0
         for i in indices:
             self.add(i)
@@ -135,6 +145,7 @@ class History:
         self._vecs[n] = c.vectors[i]
         self.indices.append(i)
         self.groups.add(int(c.group[i]))
+        self._group_arr = None
         a = int(c.artist_codes[i])
         if a >= 0:
             self.artists[a] += 1
@@ -151,6 +162,12 @@ class History:
     @property
     def vectors(self) -> np.ndarray:
         return self._vecs[: len(self.indices)]
+
+    def used(self, candidates: np.ndarray) -> np.ndarray:
+        """Boolean array: which candidates are (exact duplicates of) tracks already played."""
+        if self._group_arr is None:
+            self._group_arr = np.fromiter(self.groups, dtype=np.int64, count=len(self.groups))
+        return _member(self.catalog.group[candidates], self._group_arr)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -325,6 +342,35 @@ class Rules:
                     if not (np.isfinite(di) and np.isfinite(dj)) or abs(di - dj) <= self.near_dup_seconds:
                         return "near-duplicate of a track in the playlist"
         return None
+
+    def accept_mask(self, candidates: Sequence[int] | np.ndarray, history: History) -> np.ndarray:
+        """Vectorised :meth:`accepts`: a boolean per candidate (same rules, same answers)."""
+        c = history.catalog
+        cand = np.asarray(candidates, dtype=np.int64)
+        if len(cand) == 0 or len(history) == 0:
+            return np.ones(len(cand), dtype=bool)
+        ok = ~history.used(cand)
+        a = c.artist_codes[cand]
+        if self.artist_gap > 0:
+            recent = c.artist_codes[history.indices[-self.artist_gap :]]
+            ok &= ~((a >= 0) & _member(a, recent[recent >= 0]))
+        if self.max_per_artist is not None and history.artists:
+            counts = np.fromiter((history.artists.get(int(x), 0) for x in a), dtype=np.int64, count=len(a))
+            ok &= (a < 0) | (counts < self.max_per_artist)
+        if self.max_per_album is not None and history.albums:
+            al = c.album_codes[cand]
+            counts = np.fromiter((history.albums.get(int(x), 0) for x in al), dtype=np.int64, count=len(al))
+            ok &= (al < 0) | (counts < self.max_per_album)
+        if self.near_dup_eps > 0:
+            close = (1.0 - c.vectors[cand] @ history.vectors.T) < self.near_dup_eps
+            if close.any():
+                di = c.duration[cand][:, None]
+                dj = c.duration[np.asarray(history.indices)][None, :]
+                known = np.isfinite(di) & np.isfinite(dj)
+                with np.errstate(invalid="ignore"):
+                    same_len = ~known | (np.abs(di - dj) <= self.near_dup_seconds)
+                ok &= ~(close & same_len).any(axis=1)
+        return ok
 
     def accepts(self, candidate: int, history: History) -> bool:
         """Whether ``candidate`` may be appended to ``history`` (sequential constraints only;
