@@ -9,10 +9,11 @@ Query
     the last track (it can drift far); a large lookback stays near where it started.
 
 Negative seeds
-    ``q' = normalise(q - beta * mean(v[n] for n in negative))`` with ``beta =
+    ``q' = normalise(q - beta * sum(w_n v[n]) / max(sum(w_n), 1))`` with ``beta =
     negative_weight`` (0.5 by default: subtracting the full negative over-shoots towards
-    whatever is opposite it), and any candidate closer (cosine) to some negative seed than to
-    the positive query ``q`` is skipped outright.
+    whatever is opposite it) and ``w_n = 1`` for the given negatives (0.5 for skipped tracks,
+    see :meth:`RadioSession.skip`); and any candidate closer (cosine) to one of the given
+    negative seeds than to the positive query ``q`` is skipped outright.
 
 Noise ("drunk"), calibrated by rank
     With ``N`` eligible tracks left (static filters passed, not yet played), each step draws
@@ -133,6 +134,7 @@ class RadioSession:
         self.negative = _check_indices(catalog, negative, "negative seed")
         self.negative_weight = float(negative_weight)
         self._neg_w = [1.0] * len(self.negative)
+        self._hard_negative = list(self.negative)  # the user's: candidates nearer to them are skipped
         self.rules = rules if rules is not None else Rules()
         self.rng = _rng(rng)
         self.index = index if index is not None else catalog.get_index()
@@ -167,7 +169,7 @@ class RadioSession:
         pos = q.astype(np.float32)
         if self.negative and self.negative_weight > 0:
             w = np.asarray(self._neg_w, dtype=np.float32)
-            neg = (v[self.negative] * w[:, None]).sum(axis=0) / w.sum()
+            neg = (v[self.negative] * w[:, None]).sum(axis=0) / max(float(w.sum()), 1.0)
             q = q - self.negative_weight * neg
             nq = float(np.linalg.norm(q))
             q = pos if nq < 1e-6 else q / nq
@@ -188,9 +190,9 @@ class RadioSession:
         if len(cand) == 0:
             return None
         ok = self.rules.accept_mask(cand, self.history)
-        if self.negative:
+        if self._hard_negative:
             tv = self.catalog.vectors[cand]
-            ok &= (tv @ self.catalog.vectors[self.negative].T).max(axis=1) <= tv @ pos
+            ok &= (tv @ self.catalog.vectors[self._hard_negative].T).max(axis=1) <= tv @ pos
         good = np.flatnonzero(ok)
         if len(good) == 0:
             return None
@@ -278,7 +280,11 @@ class RadioSession:
         return self.next()
 
     def skip(self) -> int:
-        """The listener skipped the last track: steer away from it and return a replacement."""
+        """The listener skipped the last track: steer away from it and return a replacement.
+
+        The skipped track leaves the query window and becomes a soft negative seed (weight 0.5
+        in the query shift, without the "closer to a negative" exclusion, which would empty a
+        whole neighbourhood on one skip)."""
         last = self._played[-1]
         if last not in self.seeds and self.window and self.window[-1] == last:
             skipped = self.window.pop()
