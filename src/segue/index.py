@@ -1,0 +1,369 @@
+"""Cosine search over track vectors: exact below a size threshold, faiss IVF-flat above.
+
+One results API for both (:meth:`Index.search` returns ``(indices, scores)`` arrays of shape
+``(n_queries, k)``, best first, padded with ``-1`` / ``-inf`` when fewer than ``k`` tracks are
+eligible), plus optional hub reduction.
+
+Backends
+    ``exact``  numpy matmul + argpartition; used below ``exact_threshold`` (default 50 000).
+    ``ivf``    faiss ``IndexIVFFlat`` on inner product, ``nlist = 4*sqrt(n)``, ``nprobe``
+               adaptive.  Chosen over HNSW by measurement on 100k x 200 synthetic clustered
+               vectors with mean-of-3-tracks queries (2 build threads, 1 search thread):
+               IVF nlist=1264 nprobe=32 recall@10 0.990 at 0.17 ms, build 3.3 s;
+               HNSW M=32 ef=32 recall@10 1.000 at 0.19 ms, build 30 s (10x slower to build,
+               +256 B/track).  Both meet recall >= 0.95; IVF builds an order of magnitude faster
+               (which matters at 1M tracks) and takes ID-selector filters natively.
+
+Filters
+    ``exclude`` (ids to skip) is handled by over-fetching and dropping; ``allowed`` (a boolean
+    mask, e.g. from :meth:`segue.playlist.rules.Rules.allowed_mask`) searches an exact
+    sub-matrix when it leaves <= ``exact_threshold`` tracks (cached per mask), otherwise the IVF
+    index with a faiss ID selector and ``nprobe`` scaled up by the inverse selectivity.
+
+Hub reduction (``hub_reduction=``)
+    ``none``  plain cosine similarity.
+    ``csls``  cross-domain similarity local scaling: ``2 cos(q,t) - r(q) - r(t)`` where ``r(x)``
+              is x's mean cosine to its ``hub_k`` nearest tracks (precomputed for tracks, taken
+              from the shortlist for queries).  Penalises tracks that are close to everything.
+    ``mp``    mutual proximity, Gaussian approximation (Schnitzer et al. 2012): each track's
+              distances (1 - cos) to a fixed random reference sample of ``mp_sample`` tracks
+              give a mean and std; ``MP(q,t) = P(D_q > d) * P(D_t > d)`` with normal tails.
+              Score in [0, 1].
+    Both rerank a cosine shortlist of ``max(4k, k + 64)`` candidates (all tracks when exact).
+    See ``tests/test_index.py`` for the hubness measurement that motivates them; the default is
+    ``none`` because on well-clustered libraries they barely change the neighbours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr
+
+from segue.errors import UserError
+
+HUB_REDUCTIONS = ("none", "csls", "mp")
+BACKENDS = ("auto", "exact", "ivf")
+
+
+def _as_queries(q: np.ndarray, d: int) -> np.ndarray:
+    q = np.asarray(q, dtype=np.float32)
+    if q.ndim == 1:
+        q = q[None, :]
+    if q.ndim != 2 or q.shape[1] != d:
+        raise ValueError(f"queries must have shape (m, {d}), got {q.shape}")
+    return np.ascontiguousarray(q)
+
+
+def _topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k columns per row of ``scores`` (m, n), sorted descending."""
+    m, n = scores.shape
+    kk = min(k, n)
+    if kk <= 0:
+        return np.empty((m, 0), np.int64), np.empty((m, 0), np.float32)
+    if kk < n:
+        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+    else:
+        part = np.broadcast_to(np.arange(n), (m, n)).copy()
+    s = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-s, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1).astype(np.int64), np.take_along_axis(s, order, 1)
+
+
+class SearchFilter:
+    """A prepared ``allowed`` mask (see :meth:`Index.prepare_filter`)."""
+
+    def __init__(self, mask: np.ndarray, count: int) -> None:
+        self.mask = mask
+        self.count = count
+        self.rows: np.ndarray | None = None  # exact sub-matrix path
+        self.sub: np.ndarray | None = None
+        self.bitmap: np.ndarray | None = None  # faiss selector path (keeps the bits alive)
+        self.selector: Any = None
+        self.params: Any = None
+
+
+class Index:
+    """Cosine search over L2-normalised ``vectors`` (n, d); see the module docstring."""
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        *,
+        backend: str = "auto",
+        exact_threshold: int = 50_000,
+        hub_reduction: str = "none",
+        hub_k: int = 10,
+        mp_sample: int = 1024,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if hub_reduction not in HUB_REDUCTIONS:
+            raise UserError(
+                f"unknown hub reduction {hub_reduction!r}; use one of {', '.join(HUB_REDUCTIONS)}"
+            )
+        if backend not in BACKENDS:
+            raise UserError(f"unknown index backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.vectors.ndim != 2:
+            raise ValueError("vectors must be 2-D")
+        self.n, self.d = self.vectors.shape
+        self.exact_threshold = int(exact_threshold)
+        if backend == "auto":
+            backend = "exact" if self.n <= self.exact_threshold else "ivf"
+        self.backend = backend
+        self.hub_reduction = hub_reduction
+        self.hub_k = int(hub_k)
+        self.mp_sample = int(mp_sample)
+        self.seed = int(seed)
+        self._ivf: Any = None
+        self._filters: OrderedDict[bytes, SearchFilter] = OrderedDict()
+        self._csls_r: np.ndarray | None = None
+        self._mp_ref: np.ndarray | None = None
+        self._mp_stats: tuple[np.ndarray, np.ndarray] | None = None
+        if backend == "ivf":
+            self._build_ivf(nlist, nprobe)
+
+    # --- construction -------------------------------------------------------------------------
+
+    def _build_ivf(self, nlist: int | None, nprobe: int | None) -> None:
+        import faiss
+
+        n = self.n
+        if nlist is None:
+            nlist = max(1, min(n // 39, int(round(4 * math.sqrt(n)))))
+        self.nlist = int(nlist)
+        # nprobe: ~1 % of the lists but at least 32 (measured: recall@10 >= 0.97 at 100k and 1M
+        # on clustered synthetic data with noisy queries; see bench/playlist.py output)
+        self.nprobe = int(nprobe) if nprobe else max(1, min(self.nlist, max(32, self.nlist // 64)))
+        quantizer = faiss.IndexFlatIP(self.d)
+        ivf = faiss.IndexIVFFlat(quantizer, self.d, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(self.seed)
+        n_train = min(n, self.nlist * 50)
+        train = self.vectors[np.sort(rng.choice(n, size=n_train, replace=False))]
+        ivf.cp.seed = self.seed
+        ivf.train(train)
+        ivf.add(self.vectors)
+        ivf.nprobe = self.nprobe
+        self._ivf = ivf
+        self._quantizer = quantizer  # keep alive alongside the index
+
+    # --- filters ------------------------------------------------------------------------------
+
+    def prepare_filter(self, allowed: np.ndarray | SearchFilter | None) -> SearchFilter | None:
+        """Precompute what searching within ``allowed`` needs (``None``: no restriction).
+
+        Pass the result as ``allowed=`` to many searches (a playlist's steps) to skip hashing
+        and preparing the mask on every call.
+        """
+        if allowed is None or isinstance(allowed, SearchFilter):
+            return allowed
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != (self.n,):
+            raise ValueError(f"allowed mask must have shape ({self.n},)")
+        count = int(allowed.sum())
+        if count == self.n:
+            return None
+        key = hashlib.blake2b(np.packbits(allowed).tobytes(), digest_size=16).digest()
+        hit = self._filters.get(key)
+        if hit is not None:
+            self._filters.move_to_end(key)
+            return hit
+        f = SearchFilter(allowed, count)
+        small = count <= self.exact_threshold and (self.backend != "exact" or count <= self.n // 4)
+        if small:
+            f.rows = np.flatnonzero(allowed).astype(np.int64)
+            f.sub = np.ascontiguousarray(self.vectors[f.rows])
+        elif self.backend == "ivf":
+            import faiss
+
+            f.bitmap = np.packbits(allowed, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(f.bitmap), faiss.swig_ptr(f.bitmap))
+            nprobe = min(self.nlist, int(math.ceil(self.nprobe * self.n / max(count, 1))))
+            f.selector = sel
+            f.params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+        self._filters[key] = f
+        while len(self._filters) > 8:
+            self._filters.popitem(last=False)
+        return f
+
+    # --- raw cosine search --------------------------------------------------------------------
+
+    def _cos_search(
+        self, q: np.ndarray, k: int, flt: SearchFilter | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Plain cosine top-k (m, k), restricted by ``flt``; -1 / -inf padding."""
+        m = q.shape[0]
+        if flt is not None and flt.rows is not None:
+            if len(flt.rows) == 0:
+                return np.full((m, k), -1, np.int64), np.full((m, k), -np.inf, np.float32)
+            idx, sc = _topk_rows(q @ flt.sub.T, k)
+            return self._pad(flt.rows[idx], sc, k)
+        if self.backend == "exact":
+            scores = q @ self.vectors.T
+            if flt is not None:
+                scores[:, ~flt.mask] = -np.inf
+            idx, sc = _topk_rows(scores, k)
+            idx = np.where(np.isfinite(sc), idx, -1)
+            return self._pad(idx, sc, k)
+        kk = min(k, self.n)
+        if flt is None:
+            sc, idx = self._ivf.search(q, kk)
+        else:
+            sc, idx = self._ivf.search(q, kk, params=flt.params)
+        sc = np.where(idx >= 0, sc, -np.inf).astype(np.float32)
+        return self._pad(idx.astype(np.int64), sc, k)
+
+    @staticmethod
+    def _pad(idx: np.ndarray, sc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if idx.shape[1] >= k:
+            return idx[:, :k], sc[:, :k]
+        m = idx.shape[0]
+        pad = k - idx.shape[1]
+        return (
+            np.hstack([idx, np.full((m, pad), -1, np.int64)]),
+            np.hstack([sc, np.full((m, pad), -np.inf, np.float32)]),
+        )
+
+    # --- public search ------------------------------------------------------------------------
+
+    def search(
+        self,
+        query_vectors: np.ndarray,
+        k: int,
+        exclude: Any = None,
+        *,
+        allowed: np.ndarray | SearchFilter | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best tracks per query: ``(indices (m, k) int64, scores (m, k) float32)``.
+
+        ``query_vectors``: (m, d) or (d,), unit norm (cosine = inner product).
+        ``exclude``: track indices never returned — one sequence for every query, a boolean
+        mask, or a list of per-query sequences (length m).
+        ``allowed``: optional boolean mask (n,) (or :meth:`prepare_filter`'s result); only these
+        tracks are returned.
+        Scores are cosine similarities, or hub-reduced scores (see module docstring): always
+        "higher is better".  Rows with fewer eligible tracks are padded with -1 / -inf.
+        """
+        q = _as_queries(query_vectors, self.d)
+        m = q.shape[0]
+        k = int(k)
+        if k < 1:
+            raise UserError(f"k must be at least 1, got {k}")
+        per_query: list[np.ndarray] | None = None
+        if exclude is not None:
+            if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
+                base = allowed.mask if isinstance(allowed, SearchFilter) else allowed
+                allowed = ~exclude if base is None else (np.asarray(base, dtype=bool) & ~exclude)
+            elif (
+                isinstance(exclude, list | tuple)
+                and len(exclude) > 0
+                and all(isinstance(e, Sequence | np.ndarray | set) for e in exclude)
+            ):
+                if len(exclude) != m:
+                    raise ValueError("per-query exclude needs one sequence per query")
+                per_query = [np.asarray(list(e), dtype=np.int64) for e in exclude]
+            else:
+                ex = np.asarray(list(exclude) if isinstance(exclude, set) else exclude, np.int64)
+                per_query = [ex] * m
+        n_ex = max((len(e) for e in per_query), default=0) if per_query is not None else 0
+        shortlist = k if self.hub_reduction == "none" else max(4 * k, k + 64)
+        fetch = shortlist + n_ex
+        flt = self.prepare_filter(allowed)
+        exact_full = self.backend == "exact" and (flt is None or flt.rows is None)
+        if exact_full and self.hub_reduction != "none":
+            fetch = self.n
+        fetch = min(fetch, self.n)
+        idx, sc = self._cos_search(q, fetch, flt)
+        if per_query is None and self.hub_reduction == "none":
+            return idx, sc  # already best first, padded
+        if per_query is not None:
+            for r in range(m):
+                if len(per_query[r]):
+                    bad = np.isin(idx[r], per_query[r])
+                    sc[r, bad] = -np.inf
+                    idx[r, bad] = -1
+        if self.hub_reduction != "none":
+            sc = self._rescore(q, idx, sc)
+        order = np.argsort(-sc, axis=1, kind="stable")[:, :k]
+        idx = np.take_along_axis(idx, order, axis=1)
+        sc = np.take_along_axis(sc, order, axis=1)
+        idx = np.where(np.isfinite(sc), idx, -1)
+        return self._pad(idx, sc.astype(np.float32), k)
+
+    def similarity(self, query_vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Plain cosine of each query with the given track rows: (m, len(rows))."""
+        q = _as_queries(query_vectors, self.d)
+        return q @ self.vectors[np.asarray(rows, dtype=np.int64)].T
+
+    # --- hub reduction ------------------------------------------------------------------------
+
+    def _rescore(self, q: np.ndarray, idx: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        valid = idx >= 0
+        safe = np.where(valid, idx, 0)
+        if self.hub_reduction == "csls":
+            r_t = self.csls_radius()[safe]
+            top = np.sort(np.where(valid, cos, -np.inf), axis=1)[:, ::-1][:, : self.hub_k]
+            top = np.where(np.isfinite(top), top, np.nan)
+            r_q = np.nan_to_num(np.nanmean(top, axis=1, keepdims=True)) if top.size else 0.0
+            out = 2 * cos - r_q - r_t
+        else:
+            mu, sd = self.mp_stats()
+            ref = self._mp_ref
+            dq = 1.0 - q @ self.vectors[ref].T
+            mu_q = dq.mean(axis=1, keepdims=True)
+            sd_q = np.maximum(dq.std(axis=1, keepdims=True), 1e-6)
+            dist = 1.0 - cos
+            out = ndtr(-(dist - mu_q) / sd_q) * ndtr(-(dist - mu[safe]) / sd[safe])
+        return np.where(valid, out, -np.inf).astype(np.float32)
+
+    def csls_radius(self) -> np.ndarray:
+        """Each track's mean cosine to its ``hub_k`` nearest other tracks (computed once)."""
+        if self._csls_r is None:
+            k = min(self.hub_k, self.n - 1)
+            r = np.zeros(self.n, dtype=np.float32)
+            if k > 0:
+                chunk = 2048
+                for s in range(0, self.n, chunk):
+                    e = min(self.n, s + chunk)
+                    rows = np.arange(s, e)
+                    idx, sc = self._cos_search(self.vectors[s:e], k + 1, None)
+                    sc = np.where(idx == rows[:, None], -np.inf, sc)
+                    sc = np.sort(sc, axis=1)[:, ::-1][:, :k]
+                    r[s:e] = np.where(np.isfinite(sc), sc, 0).mean(axis=1)
+            self._csls_r = r
+        return self._csls_r
+
+    def mp_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-track mean and std of distances to the reference sample (computed once)."""
+        if self._mp_stats is None:
+            rng = np.random.default_rng(self.seed)
+            m = min(self.n, self.mp_sample)
+            self._mp_ref = np.sort(rng.choice(self.n, size=m, replace=False))
+            refv = self.vectors[self._mp_ref]
+            mu = np.empty(self.n, np.float32)
+            sd = np.empty(self.n, np.float32)
+            chunk = 8192
+            for s in range(0, self.n, chunk):
+                e = min(self.n, s + chunk)
+                dist = 1.0 - self.vectors[s:e] @ refv.T
+                mu[s:e] = dist.mean(axis=1)
+                sd[s:e] = np.maximum(dist.std(axis=1), 1e-6)
+            self._mp_stats = (mu, sd)
+        return self._mp_stats
+
+    def memory_bytes(self) -> int:
+        """Approximate bytes held by the index itself (beyond the shared vectors)."""
+        total = 0
+        if self._ivf is not None:
+            total += self.n * (self.d * 4 + 8) + self.nlist * self.d * 4
+        for f in self._filters.values():
+            if f.sub is not None:
+                total += f.rows.nbytes + f.sub.nbytes
+        return total
