@@ -97,6 +97,73 @@ def cmd_status(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_rows(rows: list[dict], with_score: bool = False) -> None:
+    for i, r in enumerate(rows, 1):
+        score = f"  {r['similarity']:.3f}" if with_score and "similarity" in r else ""
+        print(f"{i:>3}. {r['artist'] or '?'} - {r['title'] or '?'}  (id {r['id']}){score}")
+
+
+def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
+    rows = lib.similar(args.seed, args.n)
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_rows(rows, with_score=True)
+    return 0
+
+
+def _rules(args: argparse.Namespace):
+    from segue.playlist.rules import Rules
+
+    return Rules(
+        artist_gap=args.artist_gap, minutes=args.minutes, tempo=args.bpm, key=args.key,
+        compatible_keys=args.compatible_keys, half_double_time=True,
+    )  # fmt: skip
+
+
+def _emit_playlist(lib: Library, rows: list[int], args: argparse.Namespace, extra=None) -> int:
+    if args.output:
+        written = lib.write_playlist(rows, args.output, absolute=args.absolute)
+        _err(f"wrote {written} ({len(rows)} tracks)")
+    if args.json:
+        _print_json(extra if extra is not None else lib.track_rows_json(rows))
+    elif not args.output:
+        _print_rows(lib.track_rows_json(rows))
+    return 0
+
+
+def cmd_playlist(lib: Library, args: argparse.Namespace) -> int:
+    rows = lib.playlist(
+        args.seeds, args.n, lookback=args.lookback, noise=args.noise, negative=args.negative,
+        rules=_rules(args), rng=args.random_seed,
+    )  # fmt: skip
+    return _emit_playlist(lib, rows, args)
+
+
+def cmd_journey(lib: Library, args: argparse.Namespace) -> int:
+    result = lib.journey(args.waypoints, args.steps, _rules(args))
+    return _emit_playlist(lib, list(result.indices), args, result.to_dict(lib.catalog()))
+
+
+def cmd_models(lib: Library, args: argparse.Namespace) -> int:
+    from segue.listen.weights import import_wheel
+
+    for path in import_wheel(args.wheel):
+        _err(f"imported {path}")
+    return 0
+
+
+def _add_playlist_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", help="write .m3u/.m3u8/.xspf/.pls (from the extension)")
+    p.add_argument("--absolute", action="store_true", help="absolute paths in the playlist file")
+    p.add_argument("--artist-gap", type=int, default=3, help="no artist within the last K tracks")
+    p.add_argument("--minutes", type=float, help="target total length")
+    p.add_argument("--bpm", help="tempo range, e.g. 118-128 (half/double time allowed)")
+    p.add_argument("--key", help="Camelot key, e.g. 8A")
+    p.add_argument("--compatible-keys", action="store_true", help="--key allows neighbours")
+    p.add_argument("--json", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segue", description="Playlists, journeys and mixes from your music, by listening."
@@ -122,6 +189,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="counts, failures and where the library lives")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("similar", help="the nearest tracks to a seed, by listening")
+    p.add_argument("seed", help="track id, library path, 'artist - title', or any audio file")
+    p.add_argument("-n", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_similar)
+
+    p = sub.add_parser("playlist", help="keep on playing songs like the seeds")
+    p.add_argument("seeds", nargs="+", metavar="SEED")
+    p.add_argument("-n", type=int, default=20, help="new tracks after the seeds")
+    p.add_argument("--lookback", type=int, default=3, help="'keep on': recent tracks that steer")
+    p.add_argument("--noise", type=float, default=0.0, help="'drunk': 0 exact .. 1 nearly random")
+    p.add_argument("--not", dest="negative", action="append", default=[], metavar="SEED",
+                   help="steer away from this track (repeatable)")  # fmt: skip
+    p.add_argument("--random-seed", type=int, default=None, help="repeatable randomness")
+    _add_playlist_options(p)
+    p.set_defaults(handler=cmd_playlist)
+
+    p = sub.add_parser("journey", help="join the dots between songs")
+    p.add_argument("waypoints", nargs="+", metavar="SEED")
+    p.add_argument("--steps", type=int, default=5, help="tracks between each pair of waypoints")
+    _add_playlist_options(p)
+    p.set_defaults(handler=cmd_journey)
+
+    p = sub.add_parser("models", help="model weights: import a musicnn wheel for offline use")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    mp = msub.add_parser("import", help="verify and convert a musicnn-0.1.0 wheel file")
+    mp.add_argument("wheel", metavar="FILE.whl")
+    mp.set_defaults(handler=cmd_models)
     return parser
 
 

@@ -65,15 +65,11 @@ def prepare_audio(audio: dict[int, np.ndarray], descriptors: bool = True) -> Pre
     prepared = Prepared(patches=musicnn_patches(musicnn_logmel(mono16)))
     prepared.music_end = mono16.size / MUSICNN_RATE
     if descriptors and DESCRIPTOR_RATE in audio:
-        from segue.listen.descriptors import compute_descriptors, feature_vectors
+        from segue.listen.descriptors import analyse
 
-        stereo = audio[DESCRIPTOR_RATE]
-        desc = compute_descriptors(stereo, DESCRIPTOR_RATE)
+        desc, features = analyse(audio[DESCRIPTOR_RATE], DESCRIPTOR_RATE)  # one STFT for both
         prepared.descriptors = desc.to_dict()
-        prepared.features = {
-            k: np.asarray(v, dtype=np.float32)
-            for k, v in feature_vectors(stereo, DESCRIPTOR_RATE).items()
-        }
+        prepared.features = {k: np.asarray(v, dtype=np.float32) for k, v in features.items()}
         if desc.music_start is not None and np.isfinite(desc.music_start):
             prepared.music_start = float(desc.music_start)
         if desc.music_end is not None and np.isfinite(desc.music_end):
@@ -186,3 +182,16 @@ class ListeningHook:
             store.record_analysis(audio_hash, self.model, self.version, self.track_vectors(prepared, mine))
             if prepared.descriptors is not None:
                 store.put_descriptors(audio_hash, prepared.descriptors)
+
+
+def analyse_file(path: str, hook: ListeningHook | None = None) -> dict[str, np.ndarray]:
+    """Vectors of an audio file outside the library (a dropped-in seed), computed on the fly.
+
+    Nothing is stored; the same decode, preprocessing and models as a scan.
+    """
+    from segue.audio.decode import read_audio
+
+    hook = hook or ListeningHook(descriptors=False)
+    _, audio = read_audio(path, hash_payload=False, decode_rates=hook.decode_rates)
+    prepared = hook.prepare(audio)
+    return hook.track_vectors(prepared, hook.embed(prepared.patches))
