@@ -25,9 +25,13 @@ TF-IDF ("MP3ToVec", Deej-AI [MP3ToVec.py])
 Decisions (documented, tested):
 
 * ``eps`` defaults to Deej-AI's 0.001 (cos > 0.999).
-* Pair decisions are made in float64 from the stored float32 unit vectors: faiss proposes
-  candidates with a slightly looser threshold and each candidate is re-checked exactly, so the
-  result does not depend on float32 rounding and equals :func:`tfidf_pool_bruteforce`.
+* Pair decisions do not depend on float32 rounding: faiss proposes candidates with a threshold
+  1e-4 looser than ``1 - eps``, and every candidate within 1e-4 of the threshold is re-checked in
+  float64, so the flat index gives exactly the pairs of :func:`tfidf_pool_bruteforce`.
+* Search: exact ``IndexFlatIP.range_search`` up to ``FLAT_MAX_SLICES`` (50k slices, ~2.8k
+  tracks of 90 s), ``IndexIVFFlat`` (~2.5 sqrt(n) lists, nprobe 8) beyond. Exact search is still
+  O(n^2 d) arithmetic (without Deej-AI's n^2 matrix or batches); IVF is sub-quadratic and, for
+  pairs this close (cos > 0.999), misses very few (none on the benchmark's planted pairs).
 * Degenerate tracks never give a zero or NaN vector: when a track's TF-IDF weights are all zero
   (a one-track library, N = 1, or a track whose every slice occurs in every track) or its weighted
   sum cancels to ~0, its vector is the mean-pooled vector instead (unit norm; listed by
@@ -35,7 +39,10 @@ Decisions (documented, tested):
 * Every add/remove changes N, hence IDF, hence *every* track's vector (and df of slices that
   matched the added/removed tracks). The pooler keeps the expensive part (the neighbour pairs)
   incrementally and recomputes all track vectors on demand in O(slices x dim), a few tens of ms for
-  10k tracks; ``version`` increases on every change so callers know to re-read them.
+  10k tracks; ``version`` increases on every change so callers know to re-read them. (No
+  ``changed_since``: after any change, all vectors should be re-read.)
+* The pooler lives in memory and is not thread-safe; a process that restarts rebuilds it from the
+  stored slice vectors (one full search).
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ DEFAULT_EPS = 1e-3
 #: Extra slack on the faiss candidate threshold; candidates are re-checked exactly in float64.
 _CANDIDATE_MARGIN = 1e-4
 #: Above this many slices the "auto" index switches from exact (flat) search to IVF.
-FLAT_MAX_SLICES = 250_000
+FLAT_MAX_SLICES = 50_000
 _FALLBACK_REL = 1e-6
 
 
@@ -153,18 +160,20 @@ def tfidf_pool_bruteforce(
     X = np.concatenate(units).astype(dtype)
     n_tracks = len(keys)
     S = X.shape[0]
-    tf = np.empty(S)
-    df = np.empty(S)
+    tf = np.zeros(S)
+    df = np.zeros(S)
     for r0 in range(0, S, chunk):
         r1 = min(S, r0 + chunk)
-        dist = 1.0 - X[r0:r1] @ X.T  # cosine distances, (rows, S)
+        dist = 1.0 - X[r0:r1] @ X.T  # cosine distances of these rows to every slice
         match = dist < eps
         match[np.arange(r1 - r0), np.arange(r0, r1)] = True  # distance to itself is 0
-        per_track = np.logical_or.reduceat(match, starts, axis=1)  # (rows, n_tracks)
-        df[r0:r1] = per_track.sum(axis=1)
-        for i in range(r0, r1):
-            t = owner[i]
-            tf[i] = match[i - r0, starts[t] : starts[t] + counts[t]].sum()
+        rows, cols = np.nonzero(match)
+        rows += r0
+        # TF(i): matches in i's own track; df(i): distinct tracks holding a match.
+        same = owner[cols] == owner[rows]
+        tf += np.bincount(rows[same], minlength=S)
+        row_track = _sorted_unique(rows * n_tracks + owner[cols])
+        df += np.bincount(row_track // n_tracks, minlength=S)
     idf = -np.log(df / n_tracks)
     w = tf * idf
     X64 = np.concatenate(units)
@@ -195,9 +204,12 @@ class TfidfPooler:
     Pair sets are the same as a full recompute's, so incremental and full results are equal.
 
     ``index``: ``"flat"`` (exact, ``IndexFlatIP.range_search``; O(n^2 d) compute but no n^2
-    memory), ``"ivf"`` (``IndexIVFFlat`` with ``nprobe`` lists: sub-quadratic, may miss a few
-    near-duplicate pairs near cell borders), or ``"auto"`` (flat up to ``FLAT_MAX_SLICES`` slices,
-    IVF beyond). Pairs found before a switch are kept.
+    memory), ``"ivf"`` (``IndexIVFFlat`` probing ``nprobe`` lists: sub-quadratic, may miss a rare
+    near-duplicate pair across a cell border; exact below 1024 slices), or ``"auto"`` (flat up to
+    ``FLAT_MAX_SLICES`` slices, IVF beyond). Pairs found before a switch are kept.
+
+    ``version`` increases on every add/remove: every track's vector may have changed (IDF depends
+    on N), so re-read :meth:`track_vectors` (cheap; cached per version).
     """
 
     #: Removed slices stay in the index (masked) until they outnumber the live ones and this.
@@ -208,7 +220,7 @@ class TfidfPooler:
         eps: float = DEFAULT_EPS,
         *,
         index: str = "auto",
-        nprobe: int = 16,
+        nprobe: int = 8,
         query_chunk: int = 16384,
     ) -> None:
         if not 0 < eps < 1:
@@ -348,12 +360,14 @@ class TfidfPooler:
         if not self._want_ivf(train.shape[0]):
             self._index_is_ivf = False
             return faiss.IndexFlatIP(d)
-        # ~4 sqrt(n) lists, but >= 39 training points per list (faiss' minimum for k-means)
-        nlist = int(max(16, min(65536, 4 * math.sqrt(train.shape[0]), train.shape[0] // 39)))
+        # ~2.5 sqrt(n) lists (about 1000 for 10k tracks), >= 39 training points per list
+        # (faiss' minimum for k-means); 10 k-means iterations on a sample of 40 per list.
+        nlist = int(max(16, min(65536, 2.5 * math.sqrt(train.shape[0]), train.shape[0] // 39)))
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10
         rng = np.random.default_rng(0)
-        n_train = min(train.shape[0], 64 * nlist)
+        n_train = min(train.shape[0], 40 * nlist)
         sample = train[rng.choice(train.shape[0], n_train, replace=False)]
         index.train(np.ascontiguousarray(sample))
         index.nprobe = min(self.nprobe, nlist)
