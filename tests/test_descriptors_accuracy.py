@@ -79,7 +79,7 @@ def test_downbeats(tempo_results):
             continue
         shares.append(beat_hits(np.array(d.downbeats), loop.downbeats, 0.07)
                       if d.downbeats else 0.0)
-    assert np.mean(shares) >= 0.7, shares
+    assert np.mean(shares) >= 0.9, shares
 
 
 @pytest.fixture(scope="module")

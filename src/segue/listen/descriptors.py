@@ -220,7 +220,8 @@ def _descriptors(a: np.ndarray, ac: np.ndarray, sr: int, spec: Spectrum,
             regular = float(np.mean(np.abs(ibi - med) < 0.05 * med))
             conf *= regular
             flux = _beat_chroma_flux(spec, beats)
-            phase, _strength = _tempo.downbeat_phase(beats, body, flux, fps)
+            acc_low, acc_body = _tempo.accent_envelopes(spec)
+            phase, _strength = _tempo.downbeat_phase(beats, [acc_low, acc_body], flux, fps)
             d.downbeats = [round(float(t), 4) for t in beats[phase::4]]
         d.beats = [round(float(t), 4) for t in beats]
         d.bpm = round(float(bpm), 2)
