@@ -190,6 +190,16 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _merge_sorted_unique(base: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """Sorted unique union of a sorted unique ``base`` and any ``extra``, in O(base + extra log)."""
+    extra = _sorted_unique(extra)
+    pos = np.searchsorted(base, extra)
+    if base.size:
+        present = base[np.minimum(pos, base.size - 1)] == extra
+        extra, pos = extra[~present], pos[~present]
+    return np.insert(base, pos, extra)
+
+
 # --- incremental TF-IDF pooler ------------------------------------------------------------------
 
 
@@ -421,7 +431,7 @@ class TfidfPooler:
             new_pairs.append((qi[cross] << 32) | oj[cross])
             new_pairs.append((j[cross] << 32) | oq[cross])
         if new_pairs:
-            self._xpairs = _sorted_unique(np.concatenate([self._xpairs, *new_pairs]))
+            self._xpairs = _merge_sorted_unique(self._xpairs, np.concatenate(new_pairs))
 
     def _remove(self, keys: list[Hashable]) -> None:
         tids = np.array([self._tid.pop(k) for k in keys], dtype=np.int64)
