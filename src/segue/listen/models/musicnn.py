@@ -44,6 +44,7 @@ _MID_KERNEL = 7
 _N_FRONT = sum(f for f, _ in _TIMBRAL) + sum(f for f, _ in _TEMPORAL)  # 561
 _N_FEATURES = _N_FRONT + 3 * _MID_FILTERS  # 753
 _N_UNITS = 200
+_CPU_BLOCK_BYTES = 10 << 20  # largest conv output map computed at once on CPU (see below)
 
 
 class MusiCNNOutput(NamedTuple):
@@ -76,12 +77,31 @@ def _conv_relu_bn_max_over_mel(
     negated weights and bias (exactly, negation is exact in floating point), so one conv and one
     max pass give every channel. This never materialises ReLU or BN over the big (B, C, T, F)
     map, and the result is bit-identical to relu -> BN -> max (the same element wins).
+
+    On CPU the batch goes through in slices whose conv output stays within ``_CPU_BLOCK_BYTES``
+    (one patch for the timbral branches, two for the temporal ones): the (B, C, T, F) map of a
+    big batch falls out of cache, and the max pass over it then costs as much as the conv
+    (measured ~70 vs ~42 CPU-ms per patch at B=64, bench/musicnn_speed.py).
     """
     scale, shift = _scale_shift(bn)
     sign = torch.where(scale >= 0, 1.0, -1.0).to(scale.dtype)
     weight = conv.weight * sign.view(-1, 1, 1, 1)
     assert conv.bias is not None
-    peak = F.conv2d(x, weight, conv.bias * sign).amax(dim=-1)  # (B, C, T)
+    bias = conv.bias * sign
+    batch = x.shape[0]
+    step = batch
+    if x.device.type == "cpu":
+        kt, kf = conv.kernel_size
+        per_item = (
+            weight.shape[0] * (x.shape[2] - kt + 1) * (x.shape[3] - kf + 1) * x.element_size()
+        )
+        step = max(1, _CPU_BLOCK_BYTES // per_item)
+    if step >= batch:
+        peak = F.conv2d(x, weight, bias).amax(dim=-1)  # (B, C, T)
+    else:
+        peak = torch.cat(
+            [F.conv2d(x[i : i + step], weight, bias).amax(dim=-1) for i in range(0, batch, step)]
+        )
     return torch.addcmul(shift[:, None], (peak * sign[:, None]).relu_(), scale[:, None])
 
 
