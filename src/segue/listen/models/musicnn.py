@@ -15,9 +15,9 @@ Same layout for both models (``musicnn.models.build_musicnn``, TF channels-last,
 Every batch norm uses the moving statistics with epsilon 1e-3 and comes after the ReLU.
 
 Speed: the front end dominates (~1.3 GMAC per patch, 85 % in the two timbral convolutions).
-The "BN after ReLU, then max over mel" blocks are evaluated as ``s * relu(max_or_min_f conv) + b``
-(max where the BN scale ``s`` is positive, min where negative), which is exact (the same
-element wins, with the same rounding) and skips the BN and ReLU passes over the full
+The "BN after ReLU, then max over mel" blocks are evaluated as ``s * relu(max_f conv) + b``,
+with the conv negated for channels whose BN scale ``s`` is negative (see
+``_conv_relu_bn_max_over_mel``): exact, and it skips the ReLU and BN passes over the full
 ``(B, C, 187, F)`` maps. Use ``torch.inference_mode()`` and batches of 16+ patches on CPU.
 """
 
@@ -44,6 +44,7 @@ _MID_KERNEL = 7
 _N_FRONT = sum(f for f, _ in _TIMBRAL) + sum(f for f, _ in _TEMPORAL)  # 561
 _N_FEATURES = _N_FRONT + 3 * _MID_FILTERS  # 753
 _N_UNITS = 200
+_CPU_BLOCK_BYTES = 10 << 20  # largest conv output map computed at once on CPU (see below)
 
 
 class MusiCNNOutput(NamedTuple):
@@ -65,16 +66,43 @@ def _scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, tor
     return scale, bn.bias - bn.running_mean * scale
 
 
-def _relu_bn_max_over_mel(conv: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
-    """``max_f BN(relu(conv))`` for ``conv`` of shape (B, C, T, F), without touching (B,C,T,F) twice.
+def _conv_relu_bn_max_over_mel(
+    x: torch.Tensor, conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm
+) -> torch.Tensor:
+    """``max_f BN(relu(conv(x)))`` for a conv output (B, C, T, F), reduced to (B, C, T).
 
-    For a per-channel affine ``s * r + b``: the max over f is ``s * max_f r + b`` if ``s >= 0``
-    and ``s * min_f r + b`` if ``s < 0``; relu commutes with max/min.
+    With the batch norm written as ``s * r + b`` per channel, the max over f is
+    ``s * relu(max_f c) + b`` where ``s >= 0`` and ``s * relu(min_f c) + b`` where ``s < 0``
+    (relu commutes with max and min). ``min_f c = -max_f(-c)``, and ``-c`` is the same conv with
+    negated weights and bias (exactly, negation is exact in floating point), so one conv and one
+    max pass give every channel. This never materialises ReLU or BN over the big (B, C, T, F)
+    map, and the result is bit-identical to relu -> BN -> max (the same element wins).
+
+    On CPU the batch goes through in slices whose conv output stays within ``_CPU_BLOCK_BYTES``
+    (one patch for the timbral branches, two for the temporal ones): the (B, C, T, F) map of a
+    big batch falls out of cache, and the max pass over it then costs as much as the conv
+    (measured ~70 vs ~42 CPU-ms per patch at B=64, bench/musicnn_speed.py).
     """
     scale, shift = _scale_shift(bn)
-    lo, hi = torch.aminmax(conv, dim=-1)  # (B, C, T)
-    picked = torch.where((scale >= 0)[:, None], hi, lo).relu_()
-    return torch.addcmul(shift[:, None], picked, scale[:, None])
+    sign = torch.where(scale >= 0, 1.0, -1.0).to(scale.dtype)
+    weight = conv.weight * sign.view(-1, 1, 1, 1)
+    assert conv.bias is not None
+    bias = conv.bias * sign
+    batch = x.shape[0]
+    step = batch
+    if x.device.type == "cpu":
+        kt, kf = conv.kernel_size
+        per_item = (
+            weight.shape[0] * (x.shape[2] - kt + 1) * (x.shape[3] - kf + 1) * x.element_size()
+        )
+        step = max(1, _CPU_BLOCK_BYTES // per_item)
+    if step >= batch:
+        peak = F.conv2d(x, weight, bias).amax(dim=-1)  # (B, C, T)
+    else:
+        peak = torch.cat(
+            [F.conv2d(x[i : i + step], weight, bias).amax(dim=-1) for i in range(0, batch, step)]
+        )
+    return torch.addcmul(shift[:, None], (peak * sign[:, None]).relu_(), scale[:, None])
 
 
 def _relu_bn(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
@@ -124,10 +152,11 @@ class MusiCNN(nn.Module):
         branches = []
         x_pad = F.pad(x, (0, 0, 3, 3))  # zero-pad time 3 + 3 (after the input BN)
         for conv, bn in zip(self.timbral_convs, self.timbral_bns, strict=True):
-            branches.append(_relu_bn_max_over_mel(conv(x_pad), bn))
+            branches.append(_conv_relu_bn_max_over_mel(x_pad, conv, bn))
         for conv, bn in zip(self.temporal_convs, self.temporal_bns, strict=True):
             k = conv.kernel_size[0]
-            branches.append(_relu_bn_max_over_mel(conv(F.pad(x, (0, 0, (k - 1) // 2, k // 2))), bn))
+            x_same = F.pad(x, (0, 0, (k - 1) // 2, k // 2))  # TF 'same': extra frame after
+            branches.append(_conv_relu_bn_max_over_mel(x_same, conv, bn))
         front = torch.cat(branches, dim=1)  # (B, 561, T)
         cnn1 = _relu_bn(self.mid_convs[0](front), self.mid_bns[0])
         cnn2 = _relu_bn(self.mid_convs[1](cnn1), self.mid_bns[1]) + cnn1
