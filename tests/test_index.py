@@ -109,3 +109,19 @@ def test_bad_configuration_is_a_user_error(lib):
         Index(lib.vectors, backend="annoy")
     with pytest.raises(UserError, match="k must be"):
         Index(lib.vectors).search(lib.vectors[0], 0)
+
+
+def test_save_and_load_skip_training(tmp_path, lib):
+    ivf = Index(lib.vectors, backend="ivf")
+    path = tmp_path / "tracks.faiss"
+    ivf.save(path)
+    again = Index.load(path, lib.vectors)
+    assert again.backend == "ivf" and again.nprobe == ivf.nprobe
+    q = noisy_queries(lib, 10)
+    assert (again.search(q, 10)[0] == ivf.search(q, 10)[0]).all()
+    other = lib.vectors.copy()
+    other[0] = other[1]
+    with pytest.raises(UserError, match="other vectors"):
+        Index.load(path, other)
+    with pytest.raises(UserError, match="cannot read the saved index"):
+        Index.load(tmp_path / "missing.faiss", lib.vectors)

@@ -97,7 +97,8 @@ class Labels:
 
 
 def load_labels(csv_path: str | os.PathLike[str]) -> Labels:
-    """Read a labels CSV with a header: ``path`` (required), ``artist``, ``album``, ``genre``."""
+    """Read a labels CSV with a header: ``path`` (required), ``artist``, ``album``, ``genre``
+    (column names case-insensitive; relative paths are relative to the CSV's folder)."""
     p = os.fspath(csv_path)
     if not os.path.isfile(p):
         raise UserError(f"no such labels file: {p}")

@@ -37,7 +37,9 @@ Hub reduction (``hub_reduction=``)
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -153,6 +155,54 @@ class Index:
         ivf.nprobe = self.nprobe
         self._ivf = ivf
         self._quantizer = quantizer  # keep alive alongside the index
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """A hash of the vectors (shape and bytes): an index saved for other vectors won't load."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{self.n}x{self.d}".encode())
+        h.update(memoryview(self.vectors).cast("B"))
+        return h.hexdigest()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the ANN structure (faiss file + a JSON sidecar) so the next process can
+        :meth:`load` it instead of training again (minutes at 1M tracks).  Exact indexes have
+        nothing worth saving and write only the sidecar."""
+        import faiss
+
+        path = os.fspath(path)
+        meta = {"backend": self.backend, "n": self.n, "d": self.d, "fingerprint": self.fingerprint()}
+        if self._ivf is not None:
+            meta.update(nlist=self.nlist, nprobe=self.nprobe)
+            tmp = path + ".tmp"
+            faiss.write_index(self._ivf, tmp)
+            os.replace(tmp, path)
+        with open(path + ".json", "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], vectors: np.ndarray, **kwargs: Any) -> Index:
+        """An index over ``vectors`` from a file written by :meth:`save`; ``UserError`` if it is
+        missing or was made for other vectors (rebuild it then)."""
+        import faiss
+
+        path = os.fspath(path)
+        try:
+            with open(path + ".json", encoding="utf-8") as f:
+                meta = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read the saved index {path}: {exc}") from None
+        self = cls(vectors, backend="exact", **kwargs)
+        if meta.get("fingerprint") != self.fingerprint():
+            raise UserError(f"the saved index {path} was built for other vectors; rebuild it")
+        if meta.get("backend") == "ivf":
+            self._ivf = faiss.read_index(path)
+            self.backend = "ivf"
+            self.nlist = int(meta["nlist"])
+            self.nprobe = int(kwargs.get("nprobe") or meta["nprobe"])
+            self._ivf.nprobe = self.nprobe
+        return self
 
     # --- filters ------------------------------------------------------------------------------
 

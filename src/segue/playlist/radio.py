@@ -218,7 +218,7 @@ class RadioSession:
             return None
         r = self._draw_rank(n_left)
         if r >= EXACT_RANKS and n_left > RANK_SAMPLE:
-            got = self._pick_sampled(q, pos, r)
+            got = self._pick_sampled(q, pos, r, n_left)
             if got is not None:
                 return got
             r = 0
@@ -236,7 +236,7 @@ class RadioSession:
                     return got
             fetch = min(n, fetch * 4)
 
-    def _pick_sampled(self, q: np.ndarray, pos: np.ndarray, r: int) -> int | None:
+    def _pick_sampled(self, q: np.ndarray, pos: np.ndarray, r: int, n_left: int) -> int | None:
         if self._allowed_rows is None:
             self._allowed_rows = np.flatnonzero(self.allowed)
         rows = self.rng.choice(self._allowed_rows, size=RANK_SAMPLE, replace=False)
@@ -246,7 +246,6 @@ class RadioSession:
         sims = self.catalog.vectors[rows] @ q
         order = np.argsort(-sims, kind="stable")
         # the sample stands for the eligible tracks: rank r of n_left sits at the same fraction
-        n_left = max(self.n_allowed - len(self.history), 1)
         start = min(int(r / n_left * len(rows)), len(rows) - 1)
         return self._pick_from(rows[order], sims[order], start, pos)
 
