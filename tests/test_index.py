@@ -29,9 +29,10 @@ def test_exact_is_exact(lib):
     assert (np.diff(sc, axis=1) <= 1e-7).all()
 
 
-def test_faiss_matches_exact_recall(lib):
+@pytest.mark.parametrize("storage", ["sq8", "flat"])
+def test_faiss_matches_exact_recall(lib, storage):
     exact = Index(lib.vectors, backend="exact")
-    ivf = Index(lib.vectors, backend="ivf")
+    ivf = Index(lib.vectors, backend="ivf", ivf_storage=storage)
     assert ivf.backend == "ivf" and exact.backend == "exact"
     q = noisy_queries(lib)
     a, sa = exact.search(q, 10)

@@ -1,24 +1,37 @@
-"""Cosine search over track vectors: exact below a size threshold, faiss IVF-flat above.
+"""Cosine search over track vectors: exact below a size threshold, faiss IVF above.
 
 One results API for both (:meth:`Index.search` returns ``(indices, scores)`` arrays of shape
 ``(n_queries, k)``, best first, padded with ``-1`` / ``-inf`` when fewer than ``k`` tracks are
-eligible), plus optional hub reduction.
+eligible; scores are exact cosines either way), plus optional hub reduction.
 
 Backends
-    ``exact``  numpy matmul + argpartition; used below ``exact_threshold`` (default 50 000).
-    ``ivf``    faiss ``IndexIVFFlat`` on inner product, ``nlist = 4*sqrt(n)``, ``nprobe``
-               adaptive.  Chosen over HNSW by measurement on 100k x 200 synthetic clustered
-               vectors with mean-of-3-tracks queries (2 build threads, 1 search thread):
-               IVF nlist=1264 nprobe=32 recall@10 0.990 at 0.17 ms, build 3.3 s;
-               HNSW M=32 ef=32 recall@10 1.000 at 0.19 ms, build 30 s (10x slower to build,
-               +256 B/track).  Both meet recall >= 0.95; IVF builds an order of magnitude faster
-               (which matters at 1M tracks) and takes ID-selector filters natively.
+    ``exact``  numpy matmul + argpartition; used up to ``exact_threshold`` (default 50 000).
+    ``ivf``    faiss IVF on inner product, ``nlist = 4*sqrt(n)``, ``nprobe = max(32, nlist/32)``,
+               8-bit scalar-quantised codes (``ivf_storage="sq8"``, 1 byte per dimension) whose
+               shortlist (k + 16) is re-scored with the float vectors; ``"flat"`` keeps float
+               codes.  Measured on clustered synthetic 200-d data, mean-of-3-tracks queries,
+               one search thread (a shared, loaded 2-core machine: CPU ms per search):
+
+               - 100k: IVF-flat nprobe 32 recall@10 0.986; HNSW M=32 recall 1.0 at similar
+                 latency but 10x the build time;
+               - 1M: IVF-flat nprobe 62: 0.877 (1.6 ms); nprobe 128: 0.983 (2.8 ms);
+                 IVF-SQ8 + rerank nprobe 128: 0.983 (1.6 ms), index 4x smaller (200 MB);
+                 HNSW M=24 efC=40: 0.90 at ef=160 (1.0 ms) after a 9-minute build (IVF: 3).
+
+               So IVF-SQ8: recall >= 0.95 at both sizes, the fastest build, the least memory,
+               and faiss ID selectors for filters.  Training takes minutes at 1M tracks:
+               :meth:`Index.save` / :meth:`Index.load` keep it between processes.
+    Crossover: exact costs ~0.6 ms per search at 10k, 1.7 ms at 20k and 5.3 ms at 50k (IVF:
+    0.08-0.2 ms, recall 1.0 on the same data), so a 20-track radio at 50k spends ~100 ms in
+    exact search.  The 50k default favours exactness; lower ``exact_threshold`` (~10k) where
+    interactive latency matters more.
 
 Filters
     ``exclude`` (ids to skip) is handled by over-fetching and dropping; ``allowed`` (a boolean
     mask, e.g. from :meth:`segue.playlist.rules.Rules.allowed_mask`) searches an exact
-    sub-matrix when it leaves <= ``exact_threshold`` tracks (cached per mask), otherwise the IVF
-    index with a faiss ID selector and ``nprobe`` scaled up by the inverse selectivity.
+    sub-matrix when it leaves <= ``exact_threshold`` tracks, otherwise the IVF index with a
+    faiss ID selector and ``nprobe`` scaled up by the inverse selectivity
+    (:meth:`Index.prepare_filter` does this once per mask; generators call it once per playlist).
 
 Hub reduction (``hub_reduction=``)
     ``none``  plain cosine similarity.
@@ -104,6 +117,7 @@ class Index:
         mp_sample: int = 1024,
         nlist: int | None = None,
         nprobe: int | None = None,
+        ivf_storage: str = "sq8",
         seed: int = 0,
     ) -> None:
         if hub_reduction not in HUB_REDUCTIONS:
@@ -124,6 +138,9 @@ class Index:
         self.hub_k = int(hub_k)
         self.mp_sample = int(mp_sample)
         self.seed = int(seed)
+        if ivf_storage not in ("sq8", "flat"):
+            raise UserError(f"unknown ivf_storage {ivf_storage!r}; use sq8 or flat")
+        self.ivf_storage = ivf_storage
         self._ivf: Any = None
         self._filters: OrderedDict[bytes, SearchFilter] = OrderedDict()
         self._csls_r: np.ndarray | None = None
@@ -141,13 +158,19 @@ class Index:
         if nlist is None:
             nlist = max(1, min(n // 39, int(round(4 * math.sqrt(n)))))
         self.nlist = int(nlist)
-        # nprobe: ~1 % of the lists but at least 32 (measured: recall@10 >= 0.97 at 100k and 1M
-        # on clustered synthetic data with noisy queries; see bench/playlist.py output)
-        self.nprobe = int(nprobe) if nprobe else max(1, min(self.nlist, max(32, self.nlist // 64)))
+        # nprobe: ~3 % of the lists, at least 32 (measured on clustered synthetic 200-d data
+        # with mean-of-3-tracks queries: recall@10 0.986 at 100k with 32 of 1265 lists; at 1M,
+        # 62 of 4000 lists gave only 0.88, 128 gave 0.983)
+        self.nprobe = int(nprobe) if nprobe else max(1, min(self.nlist, max(32, self.nlist // 32)))
         quantizer = faiss.IndexFlatIP(self.d)
-        ivf = faiss.IndexIVFFlat(quantizer, self.d, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        if self.ivf_storage == "sq8":
+            ivf = faiss.IndexIVFScalarQuantizer(
+                quantizer, self.d, self.nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+        else:
+            ivf = faiss.IndexIVFFlat(quantizer, self.d, self.nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(self.seed)
-        n_train = min(n, self.nlist * 50)
+        n_train = min(n, self.nlist * 40)
         train = self.vectors[np.sort(rng.choice(n, size=n_train, replace=False))]
         ivf.cp.seed = self.seed
         ivf.train(train)
@@ -174,7 +197,7 @@ class Index:
         path = os.fspath(path)
         meta = {"backend": self.backend, "n": self.n, "d": self.d, "fingerprint": self.fingerprint()}
         if self._ivf is not None:
-            meta.update(nlist=self.nlist, nprobe=self.nprobe)
+            meta.update(nlist=self.nlist, nprobe=self.nprobe, ivf_storage=self.ivf_storage)
             tmp = path + ".tmp"
             faiss.write_index(self._ivf, tmp)
             os.replace(tmp, path)
@@ -200,6 +223,7 @@ class Index:
             self._ivf = faiss.read_index(path)
             self.backend = "ivf"
             self.nlist = int(meta["nlist"])
+            self.ivf_storage = meta.get("ivf_storage", "flat")
             self.nprobe = int(kwargs.get("nprobe") or meta["nprobe"])
             self._ivf.nprobe = self.nprobe
         return self
@@ -263,12 +287,24 @@ class Index:
             idx = np.where(np.isfinite(sc), idx, -1)
             return self._pad(idx, sc, k)
         kk = min(k, self.n)
+        if self.ivf_storage == "sq8":
+            kk = min(self.n, kk + 16)  # a few spare for the exact rerank
         if flt is None:
             sc, idx = self._ivf.search(q, kk)
         else:
             sc, idx = self._ivf.search(q, kk, params=flt.params)
+        idx = idx.astype(np.int64)
+        if self.ivf_storage == "sq8":
+            # 8-bit codes rank approximately: rescore the shortlist with the float vectors
+            safe = np.where(idx >= 0, idx, 0)
+            sc = np.einsum("md,mkd->mk", q, self.vectors[safe])
+            sc = np.where(idx >= 0, sc, -np.inf).astype(np.float32)
+            order = np.argsort(-sc, axis=1, kind="stable")[:, :k]
+            idx = np.take_along_axis(idx, order, axis=1)
+            sc = np.take_along_axis(sc, order, axis=1)
+            return self._pad(np.where(np.isfinite(sc), idx, -1), sc, k)
         sc = np.where(idx >= 0, sc, -np.inf).astype(np.float32)
-        return self._pad(idx.astype(np.int64), sc, k)
+        return self._pad(idx, sc, k)
 
     @staticmethod
     def _pad(idx: np.ndarray, sc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -412,7 +448,8 @@ class Index:
         """Approximate bytes held by the index itself (beyond the shared vectors)."""
         total = 0
         if self._ivf is not None:
-            total += self.n * (self.d * 4 + 8) + self.nlist * self.d * 4
+            code = self.d if self.ivf_storage == "sq8" else self.d * 4
+            total += self.n * (code + 8) + self.nlist * self.d * 4
         for f in self._filters.values():
             if f.sub is not None:
                 total += f.rows.nbytes + f.sub.nbytes

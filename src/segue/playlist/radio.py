@@ -223,7 +223,7 @@ class RadioSession:
                 return got
             r = 0
         n = self.index.n
-        fetch = min(n, max(64, 2 * r + 64) + len(self.history))
+        fetch = min(n, r + 64 + len(self.history))
         while True:
             idx, sc = self.index.search(q, fetch, allowed=self._filter)
             idx, sc = idx[0], sc[0]
