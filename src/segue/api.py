@@ -239,7 +239,7 @@ class Library:
     def playlist(
         self,
         seeds: Sequence[str],
-        n: int = 20,
+        n: int | None = 20,
         *,
         lookback: int = 3,
         noise: float = 0.0,
@@ -252,8 +252,8 @@ class Library:
 
         if not 0.0 <= noise <= 1.0:
             raise UserError(f"--noise must be between 0 and 1, got {noise}")
-        if lookback < 1:
-            raise UserError(f"--lookback must be at least 1, got {lookback}")
+        if lookback < 0:
+            raise UserError(f"--lookback must be 0 (stay on the seeds) or more, got {lookback}")
         return radio(
             self.catalog(), self.seed_rows(seeds), n, lookback=lookback, noise=noise,
             negative=self.seed_rows(negative) or None, rules=rules, rng=rng,

@@ -133,8 +133,9 @@ def _emit_playlist(lib: Library, rows: list[int], args: argparse.Namespace, extr
 
 
 def cmd_playlist(lib: Library, args: argparse.Namespace) -> int:
+    n = args.n if args.n is not None else (None if args.minutes else 20)
     rows = lib.playlist(
-        args.seeds, args.n, lookback=args.lookback, noise=args.noise, negative=args.negative,
+        args.seeds, n, lookback=args.lookback, noise=args.noise, negative=args.negative,
         rules=_rules(args), rng=args.random_seed,
     )  # fmt: skip
     return _emit_playlist(lib, rows, args)
@@ -198,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("playlist", help="keep on playing songs like the seeds")
     p.add_argument("seeds", nargs="+", metavar="SEED")
-    p.add_argument("-n", type=int, default=20, help="new tracks after the seeds")
-    p.add_argument("--lookback", type=int, default=3, help="'keep on': recent tracks that steer")
+    p.add_argument("-n", type=int, default=None,
+                   help="new tracks after the seeds (default 20, or as many as --minutes needs)")  # fmt: skip
+    p.add_argument("--lookback", type=int, default=3, help="'keep on': recent tracks that steer (0: stay on the seeds)")
     p.add_argument("--noise", type=float, default=0.0, help="'drunk': 0 exact .. 1 nearly random")
     p.add_argument("--not", dest="negative", action="append", default=[], metavar="SEED",
                    help="steer away from this track (repeatable)")  # fmt: skip
