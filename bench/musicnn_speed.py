@@ -15,7 +15,9 @@ Formulations (all give the same outputs; the tests check the default one against
 Prints the median wall-clock patches/s over ``--runs`` timed runs (after one warm-up run) and
 the CPU seconds per patch, then the fastest configuration. ``--random`` skips the weights (speed
 does not depend on their values). Wall-clock figures are only comparable on an idle machine:
-the load average is printed alongside.
+the load average is printed alongside. CPU ms per patch with ``--threads 1`` is the figure that
+survives a busy machine; with 2 threads on 2 shared cores, OpenMP workers spin while the other
+core is taken and both rates and CPU times swing by 5x or more between runs.
 """
 
 from __future__ import annotations
