@@ -152,3 +152,22 @@ def test_scan_dev_corpus_matches_manifest(tmp_path: Path) -> None:
         assert track["album"] == row["album"]
         assert track["title"] == row["title"]
         assert track["duration"] == pytest.approx(float(row["duration"]), abs=0.5)
+
+
+def test_scan_reports_progress_on_stderr(music: Path, db: Path) -> None:
+    result = run_cli("--db", str(db), "scan", "--no-analysis", "--workers", "1", str(music))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # stdout is reserved for --json
+    n = len(LIBRARY_LAYOUT)
+    progress = [line for line in result.stderr.splitlines() if line.startswith("scan: ")]
+    assert progress and progress[-1].startswith(f"scan: {n}/{n} files")
+    assert "files/s" in progress[-1] and "ETA 0:00" in progress[-1]
+
+
+@pytest.mark.parametrize(
+    "args", [("scan", "--workers", "0", "."), ("bogus",), ("playlist",), ("similar", "1", "-n", "x")]
+)
+def test_bad_arguments_exit_1_with_usage(args: tuple[str, ...], db: Path) -> None:
+    result = run_cli("--db", str(db), *args)
+    assert result.returncode == 1
+    assert "usage:" in result.stderr and "error:" in result.stderr

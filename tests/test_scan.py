@@ -242,3 +242,52 @@ def test_interrupted_scan_deletes_nothing(music: Path, db: Path) -> None:
     with Store(db) as store, pytest.raises(ScanInterrupted):
         InterruptedScanner(store, progress=False).scan([music])
     assert "windows media.wma" in tracks_by_name(db)  # only a complete walk removes files
+
+
+def test_wma_embedded_picture_is_its_cover(tmp_path: Path) -> None:
+    import hashlib
+    import struct
+
+    from mutagen.asf import ASF, ASFByteArrayAttribute
+
+    from audio_factory import png_bytes
+
+    wma = write_audio(tmp_path / "m" / "song.wma", seconds=2, seed=3)
+    image = png_bytes((1, 2, 3))
+    # WM/Picture: type, size, UTF-16 mime and description (NUL-terminated), then the bytes.
+    blob = (bytes([3]) + struct.pack("<I", len(image)) + "image/png\0".encode("utf-16-le")
+            + "\0".encode("utf-16-le") + image)  # fmt: skip
+    audio = ASF(wma)
+    audio["WM/Picture"] = [ASFByteArrayAttribute(blob)]
+    audio.save()
+    db = tmp_path / "lib.db"
+    scan(db, tmp_path / "m")
+    track = tracks_by_name(db)["song.wma"]
+    assert track["cover"] == hashlib.sha256(image).hexdigest()
+
+
+def test_old_schema_is_migrated_forward(tmp_path: Path) -> None:
+    import sqlite3
+
+    from segue.library.store import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO meta(key, value) VALUES('schema_version', '1')")
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION >= 2
+        store.put_descriptors("abc", {"bpm": 120.0})  # a table schema 2 added
+        assert store.descriptors() == {"abc": {"bpm": 120.0}}
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    from segue.errors import UserError
+
+    db = tmp_path / "new.db"
+    with Store(db) as store:
+        store.conn.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    with pytest.raises(UserError, match="newer than this segue understands"):
+        Store(db)

@@ -12,6 +12,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from segue import __version__
 from segue.api import Library
@@ -165,8 +166,23 @@ def _add_playlist_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad arguments; here 2 means a bug, so usage errors exit 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="segue", description="Playlists, journeys and mixes from your music, by listening."
     )
     parser.add_argument("--version", action="version", version=f"segue {__version__}")
@@ -176,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="add or refresh music folders")
     p.add_argument("folders", nargs="+", metavar="DIR")
     p.add_argument("--full", action="store_true", help="re-read every file, changed or not")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: cores)")
     p.add_argument(
         "--no-analysis", action="store_true", help="catalogue only: tags, covers, durations"
     )
@@ -228,8 +244,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "workers", None) is not None and args.workers < 1:
-            raise UserError("--workers must be at least 1")
         with Library.open(args.db) as lib:
             return int(args.handler(lib, args))
     except UserError as exc:

@@ -252,6 +252,7 @@ class Scanner:
         self.report = ScanReport()
         self._analysed_now: set[str] = set()
         self._vanished: set[str] = set()
+        self._analysed: frozenset[str] = frozenset()  # audio hashes done for the hook's model
 
     def scan(self, roots: Iterable[str | Path]) -> ScanReport:
         started = time.monotonic()
@@ -262,7 +263,11 @@ class Scanner:
         walk_errors: list[tuple[str, str]] = []
         paths = walk_audio_files(root_paths, lambda p, r: walk_errors.append((p, r)))
         states = self.store.file_states()
-        needs_analysis = self._hashes_needing_analysis()
+        if self.hook is not None:
+            self._analysed = frozenset(
+                self.store.analysed_hashes(self.hook.model, self.hook.version)
+            )
+        needs_analysis = self._paths_needing_analysis()
         to_read: list[str] = []
         for path in paths:
             state = states.get(path)
@@ -293,24 +298,18 @@ class Scanner:
             return True
         return (st.st_size, st.st_mtime_ns) != state
 
-    def _hashes_needing_analysis(self) -> dict[str, str]:
+    def _paths_needing_analysis(self) -> set[str]:
         """Catalogued paths whose audio has no analysis yet for the hook's model version."""
         if self.hook is None:
-            return {}
-        done = self.store.analysed_hashes(self.hook.model, self.hook.version)
-        return {t.path: t.audio_hash for t in self.store.tracks() if t.audio_hash not in done}
+            return set()
+        return {t.path for t in self.store.tracks() if t.audio_hash not in self._analysed}
 
     def _read_all(self, paths: list[str]) -> None:
         progress = Progress(len(paths), "scan", enabled=self.progress)
-        analysed = (
-            frozenset(self.store.analysed_hashes(self.hook.model, self.hook.version))
-            if self.hook is not None
-            else frozenset()
-        )
         batch: list[FileResult] = []
         last_commit = time.monotonic()
         try:
-            for result in self._results(paths, analysed):
+            for result in self._results(paths, self._analysed):
                 batch.append(result)
                 progress.advance()
                 if len(batch) >= COMMIT_FILES or time.monotonic() - last_commit >= COMMIT_SECONDS:
