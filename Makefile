@@ -17,6 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	(apt-get update -qq && apt-get install -y -qq chromium) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium) || \
+	  echo "warning: could not install chromium; browser tests will skip" >&2
+
 setup: $(STAMP)
 
 run: $(STAMP)
@@ -24,7 +31,7 @@ run: $(STAMP)
 	$(BIN)/segue scan "$(MUSIC)"
 	$(BIN)/segue status
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     mp = msub.add_parser("import", help="verify and convert a musicnn-0.1.0 wheel file")
     mp.add_argument("wheel", metavar="FILE.whl")
     mp.set_defaults(handler=cmd_models)
+
+    from segue.commands import register_all
+
+    register_all(sub)
     return parser
 
 
