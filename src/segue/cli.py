@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from segue import __version__
-from segue.api import Library
+from segue.api import FEATURE_SETS, POOLINGS, Library
 from segue.errors import UserError
 from segue.library.scan import ScanInterrupted, ScanReport
+from segue.playlist.order import ENERGY_ARCS
 
 Handler = Callable[[Library, argparse.Namespace], int]
 
@@ -46,10 +48,22 @@ def _scan_summary(report: ScanReport, lib: Library) -> None:
 
 
 def cmd_scan(lib: Library, args: argparse.Namespace) -> int:
+    hook = None
+    if args.model == "deejai" and not args.no_analysis:
+        if not args.weights:
+            raise UserError("--model deejai needs --weights FILE (teticio/audio-encoder's "
+                            "diffusion_pytorch_model.bin or .safetensors)")  # fmt: skip
+        from segue.listen.deejai_hook import DeejAIHook
+
+        hook = DeejAIHook(args.weights)
+        hook.load_models()
+    elif args.weights:
+        raise UserError("--weights is for --model deejai; MusiCNN's weights are fetched by segue")
     try:
         report = lib.scan(
-            args.folders, full=args.full, workers=args.workers, analyse=not args.no_analysis
-        )
+            args.folders, full=args.full, workers=args.workers, analyse=not args.no_analysis,
+            hook=hook,
+        )  # fmt: skip
     except ScanInterrupted as stop:
         _err(
             f"interrupted: work finished so far is saved ({stop.report.added} added); "
@@ -65,7 +79,7 @@ def cmd_scan(lib: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_tracks(lib: Library, args: argparse.Namespace) -> int:
-    tracks = lib.tracks()
+    tracks = lib.tracks(details=args.json)
     if args.json:
         _print_json(tracks)
         return 0
@@ -105,6 +119,7 @@ def _print_rows(rows: list[dict], with_score: bool = False) -> None:
 
 
 def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
+    lib.use(args.features, args.pooling)
     rows = lib.similar(args.seed, args.n)
     if args.json:
         _print_json(rows)
@@ -117,23 +132,50 @@ def _rules(args: argparse.Namespace):
     from segue.playlist.rules import Rules
 
     return Rules(
-        artist_gap=args.artist_gap, minutes=args.minutes, tempo=args.bpm, key=args.key,
-        compatible_keys=args.compatible_keys, half_double_time=True,
+        artist_gap=args.artist_gap, max_per_artist=args.max_per_artist, minutes=args.minutes,
+        sides=args.sides, tempo=args.bpm, key=args.key, compatible_keys=args.compatible_keys,
+        half_double_time=True, loudness=args.loudness, duration=args.duration, year=args.year,
+        tags=args.tag, folder=args.folder,
     )  # fmt: skip
 
 
 def _emit_playlist(lib: Library, rows: list[int], args: argparse.Namespace, extra=None) -> int:
+    sides = getattr(args, "sides", 1) or 1
+    parts = [rows]
+    if sides > 1:
+        from segue.playlist.rules import split_sides
+
+        parts = split_sides(lib.catalog(), rows, sides)
     if args.output:
-        written = lib.write_playlist(rows, args.output, absolute=args.absolute)
-        _err(f"wrote {written} ({len(rows)} tracks)")
+        for n, part in enumerate(parts):
+            target = args.output if sides == 1 else _side_path(args.output, n)
+            written = lib.write_playlist(part, target, absolute=args.absolute)
+            _err(f"wrote {written} ({len(part)} tracks)")
     if args.json:
-        _print_json(extra if extra is not None else lib.track_rows_json(rows))
+        if extra is not None:
+            data = extra
+        elif sides > 1:
+            data = {"sides": [{"side": chr(65 + n), "tracks": lib.track_rows_json(part)}
+                              for n, part in enumerate(parts)]}  # fmt: skip
+        else:
+            data = lib.track_rows_json(rows)
+        _print_json(data)
     elif not args.output:
-        _print_rows(lib.track_rows_json(rows))
+        for n, part in enumerate(parts):
+            if sides > 1:
+                minutes = sum(r["duration"] for r in lib.track_rows_json(part)) / 60
+                print(f"Side {chr(65 + n)} ({minutes:.0f} min)")
+            _print_rows(lib.track_rows_json(part))
     return 0
 
 
+def _side_path(output: str, n: int) -> str:
+    stem, ext = os.path.splitext(output)
+    return f"{stem}-side-{chr(65 + n)}{ext}"
+
+
 def cmd_playlist(lib: Library, args: argparse.Namespace) -> int:
+    lib.use(args.features, args.pooling)
     n = args.n if args.n is not None else (None if args.minutes else 20)
     rows = lib.playlist(
         args.seeds, n, lookback=args.lookback, noise=args.noise, negative=args.negative,
@@ -143,8 +185,43 @@ def cmd_playlist(lib: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_journey(lib: Library, args: argparse.Namespace) -> int:
+    lib.use(args.features, args.pooling)
     result = lib.journey(args.waypoints, args.steps, _rules(args))
     return _emit_playlist(lib, list(result.indices), args, result.to_dict(lib.catalog()))
+
+
+def cmd_order(lib: Library, args: argparse.Namespace) -> int:
+    lib.use(args.features, args.pooling)
+    rows = lib.order(args.playlist, args.arc, keep_first=args.keep_first)
+    return _emit_playlist(lib, rows, args)
+
+
+def cmd_eval(lib: Library, args: argparse.Namespace) -> int:
+    lib.use(args.features, args.pooling)
+    result = lib.evaluate(args.labels, args.k, args.hub_reduction, args.journeys)
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"{result['n_tracks']} tracks, {result['n_labelled']} labelled; features "
+          f"{result['features']} ({result['pooling']}), hub reduction {result['hub_reduction']}")  # fmt: skip
+    k = result["k"]
+    for name, label in (("genre_precision", f"style precision@{k}, other artists"),
+                        ("genre_precision_album_filtered", f"style precision@{k}, other albums")):  # fmt: skip
+        if name in result and result[name]["value"] is not None:
+            print(f"  {label}: {result[name]['value']:.3f} (chance {result[name]['chance']:.3f})")
+    for name in ("same_artist_share", "same_album_share"):
+        if result.get(name) is not None:
+            print(f"  {name.replace('_', ' ')}@{k}: {result[name]:.3f}")
+    hub = result["hubness"]
+    print(f"  hubness: k-occurrence skewness {hub['skewness']:.2f}, "
+          f"never recommended {hub['antihub_share']:.1%}")  # fmt: skip
+    j = result.get("journeys") or {}
+    if j.get("n"):
+        mono = j.get("monotonicity")
+        print(f"  journeys: mean step {j['mean_step_distance']:.3f} vs shuffled "
+              f"{j['shuffled_step_distance']:.3f}"
+              + (f", monotonicity {mono:.2f}" if mono is not None else ""))  # fmt: skip
+    return 0
 
 
 def cmd_models(lib: Library, args: argparse.Namespace) -> int:
@@ -155,15 +232,35 @@ def cmd_models(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_playlist_options(p: argparse.ArgumentParser) -> None:
+def _add_vector_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--features", default="musicnn", choices=FEATURE_SETS,
+                   help="what 'similar' means: neural embeddings or a classic feature set")  # fmt: skip
+    p.add_argument("--pooling", default="mean", choices=POOLINGS,
+                   help="slice pooling for neural features (tfidf: Deej-AI's MP3ToVec)")  # fmt: skip
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="write .m3u/.m3u8/.xspf/.pls (from the extension)")
     p.add_argument("--absolute", action="store_true", help="absolute paths in the playlist file")
+    p.add_argument("--json", action="store_true")
+    _add_vector_options(p)
+
+
+def _add_playlist_options(p: argparse.ArgumentParser) -> None:
+    _add_output_options(p)
     p.add_argument("--artist-gap", type=int, default=3, help="no artist within the last K tracks")
+    p.add_argument("--max-per-artist", type=int, help="at most M tracks of one artist")
     p.add_argument("--minutes", type=float, help="target total length")
+    p.add_argument("--sides", type=_positive_int, default=1,
+                   help="split into tape sides of equal length (-o writes NAME-side-A.m3u ...)")  # fmt: skip
     p.add_argument("--bpm", help="tempo range, e.g. 118-128 (half/double time allowed)")
     p.add_argument("--key", help="Camelot key, e.g. 8A")
     p.add_argument("--compatible-keys", action="store_true", help="--key allows neighbours")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--loudness", help="integrated loudness range in LUFS, e.g. -16:-8")
+    p.add_argument("--duration", help="track length range in seconds, e.g. 120-420")
+    p.add_argument("--year", help="year range, e.g. 1990-1999")
+    p.add_argument("--tag", help="MusiCNN tags the tracks must have, e.g. rock,guitar")
+    p.add_argument("--folder", help="only tracks under this folder")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -197,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-analysis", action="store_true", help="catalogue only: tags, covers, durations"
     )
     p.add_argument("--json", action="store_true", help="print the scan report as JSON")
+    p.add_argument("--model", choices=("musicnn", "deejai"), default="musicnn",
+                   help="listening model (deejai needs --weights)")  # fmt: skip
+    p.add_argument("--weights", metavar="FILE",
+                   help="Deej-AI weights: teticio/audio-encoder's diffusion_pytorch_model.bin")  # fmt: skip
     p.set_defaults(handler=cmd_scan)
 
     p = sub.add_parser("tracks", help="list the tracks in the library")
@@ -211,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("seed", help="track id, library path, 'artist - title', or any audio file")
     p.add_argument("-n", type=int, default=10)
     p.add_argument("--json", action="store_true")
+    _add_vector_options(p)
     p.set_defaults(handler=cmd_similar)
 
     p = sub.add_parser("playlist", help="keep on playing songs like the seeds")
@@ -230,6 +332,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=5, help="tracks between each pair of waypoints")
     _add_playlist_options(p)
     p.set_defaults(handler=cmd_journey)
+
+    p = sub.add_parser("order", help="re-order a playlist file for the smoothest flow")
+    p.add_argument("playlist", metavar="PLAYLIST")
+    p.add_argument("--arc", choices=ENERGY_ARCS, help="energy shape: build, peak or wind-down")
+    p.add_argument("--keep-first", action="store_true", help="keep the first track first")
+    _add_output_options(p)
+    p.set_defaults(handler=cmd_order, sides=1)
+
+    p = sub.add_parser("eval", help="measure playlist quality against labels")
+    p.add_argument("--labels", help="CSV with path, artist, album, genre (default: the tags)")
+    p.add_argument("-k", type=_positive_int, default=10)
+    p.add_argument("--hub-reduction", choices=("none", "csls", "mp"), default="none")
+    p.add_argument("--journeys", type=int, default=30, help="random journeys to score")
+    p.add_argument("--json", action="store_true")
+    _add_vector_options(p)
+    p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("models", help="model weights: import a musicnn wheel for offline use")
     msub = p.add_subparsers(dest="models_command", required=True)

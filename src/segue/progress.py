@@ -62,3 +62,8 @@ class Progress:
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
+
+
+def warn(text: str) -> None:
+    """One warning line on stderr (stdout is kept for JSON)."""
+    print(f"warning: {text}", file=sys.stderr)

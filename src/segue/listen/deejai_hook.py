@@ -1,0 +1,115 @@
+"""Deej-AI's encoder as a scan :class:`~segue.library.scan.AnalysisHook` (``scan --model deejai``).
+
+The user supplies the weights file (see :func:`segue.listen.models.deejai.load_deejai`); nothing
+is downloaded. Workers cut the 22.05 kHz decode into Deej-AI's 5-s mel slices; the main process
+batches slices across tracks through the encoder. Stored per track under model ``deejai``:
+``patches`` (float16 slice vectors, 100-d, for TF-IDF pooling later), ``track`` (the mean of the
+unit slice vectors), ``intro`` and ``outro`` (the first and last three slices, ~15 s).
+Descriptors are model-independent and are left to the MusiCNN pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segue.audio.spectrum import deejai_slices
+from segue.errors import DecodeError, UserError
+from segue.library.store import Store
+
+MODEL = "deejai"
+DEEJAI_RATE = 22050
+EDGE_SLICES = 3  # 3 x 5 s = the same ~15 s edges as MusiCNN's intro/outro
+SILENCE_RMS = 1e-4
+
+
+class DeejAIHook:
+    """Analyse with Deej-AI's audio encoder from a user-supplied weights file."""
+
+    model = MODEL
+    decode_rates = (DEEJAI_RATE,)
+
+    def __init__(self, weights: str | os.PathLike[str], device: str | None = None, batch_slices: int = 64) -> None:
+        from segue.listen.models.deejai import MODEL_VERSION
+
+        self.weights = Path(weights).expanduser()
+        if not self.weights.exists():
+            raise UserError(f"--weights: no such file: {self.weights}")
+        self.version = MODEL_VERSION
+        self.device = device
+        self.batch_slices = batch_slices
+        self._model: Any = None
+        self._queue: list[tuple[str, np.ndarray]] = []
+        self._queued = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_model=None, _queue=[], _queued=0)
+        return state
+
+    def load_models(self) -> None:
+        """Load the weights now, so a bad file fails before the walk (one-line UserError)."""
+        if self._model is None:
+            import torch
+
+            from segue.listen.models.deejai import load_deejai
+
+            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            self._model = load_deejai(self.weights, device)
+
+    def prepare(self, audio: dict[int, np.ndarray]) -> np.ndarray:
+        mono = audio[DEEJAI_RATE].mean(axis=0)
+        if mono.size == 0 or not np.isfinite(mono).all():
+            raise DecodeError("no usable audio")
+        if float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))) < SILENCE_RMS:
+            raise DecodeError("silent audio")
+        return deejai_slices(mono)
+
+    def consume(self, store: Store, audio_hash: str, prepared: np.ndarray) -> None:
+        self._queue.append((audio_hash, prepared))
+        self._queued += len(prepared)
+        if self._queued >= self.batch_slices:
+            self._run(store)
+
+    def fail(self, store: Store, audio_hash: str, error: str) -> None:
+        store.record_analysis(audio_hash, self.model, self.version, {}, error=error)
+
+    def finish(self, store: Store) -> None:
+        if self._queue:
+            with store.transaction():
+                self._run(store)
+
+    def embed(self, slices: np.ndarray) -> np.ndarray:
+        """``(S, 96, 216)`` slices -> ``(S, 100)`` vectors."""
+        import torch
+
+        self.load_models()
+        device = next(self._model.parameters()).device
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(slices), 64):
+                x = torch.from_numpy(np.ascontiguousarray(slices[start : start + 64])).to(device)
+                out.append(self._model(x).float().cpu().numpy())
+        return np.concatenate(out)
+
+    @staticmethod
+    def track_vectors(vectors: np.ndarray) -> dict[str, np.ndarray]:
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return {
+            "patches": vectors.astype(np.float16),
+            "track": unit.mean(axis=0).astype(np.float32),
+            "intro": unit[:EDGE_SLICES].mean(axis=0).astype(np.float32),
+            "outro": unit[-EDGE_SLICES:].mean(axis=0).astype(np.float32),
+        }
+
+    def _run(self, store: Store) -> None:
+        queue, self._queue, self._queued = self._queue, [], 0
+        vectors = self.embed(np.concatenate([s for _, s in queue]))
+        offset = 0
+        for audio_hash, slices in queue:
+            mine = vectors[offset : offset + len(slices)]
+            offset += len(slices)
+            store.record_analysis(audio_hash, self.model, self.version, self.track_vectors(mine))
