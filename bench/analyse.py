@@ -47,7 +47,9 @@ def main() -> None:
     torch.set_num_threads(1)
     rates = hook.decode_rates
 
-    decode_times, full_times = [], []
+    from segue.listen.descriptors import analyse
+
+    decode_times, full_times, desc_times = [], [], []
     audio_seconds = 0.0
     stage = {"decode": 0.0, "prepare": 0.0, "embed": 0.0}
     for _run in range(args.runs):
@@ -57,6 +59,15 @@ def main() -> None:
             info, _ = read_audio(f, decode_rates=rates)
             audio_seconds += info.duration
         decode_times.append(time.perf_counter() - started)
+
+        if not args.no_descriptors:
+            desc = 0.0
+            for f in files:
+                _, audio = read_audio(f, decode_rates=rates)
+                t0 = time.perf_counter()
+                analyse(audio[22050], 22050)
+                desc += time.perf_counter() - t0
+            desc_times.append(desc)
 
         started = time.perf_counter()
         stage = dict.fromkeys(stage, 0.0)
@@ -87,6 +98,10 @@ def main() -> None:
     print(f"(a) decode-only:  {n / a:6.2f} tracks/s  {audio_seconds / a:7.1f} x real time")
     print(f"(b) full analysis: {n / b:6.2f} tracks/s  {audio_seconds / b:7.1f} x real time")
     print(f"b/a throughput: {a / b:.3f}")
+    if desc_times:
+        c = statistics.median(desc_times)
+        print(f"(c) descriptors + feature sets alone: {audio_seconds / c:7.1f} x real time, "
+              f"{c / a:.2f} x the decode time")
     total = sum(stage.values())
     print("last full run by stage: " + ", ".join(
         f"{k} {v:.1f} s ({v / total:.0%})" for k, v in stage.items()))  # fmt: skip

@@ -108,3 +108,35 @@ def test_cli_playlist_journey_and_bad_seed(analysed: tuple[Path, Path], tmp_path
     result = run_cli("--db", str(db), "similar", "zzz qqq nothing")
     assert result.returncode == 1
     assert result.stderr.startswith("segue: no track matches 'zzz qqq nothing'")
+
+
+def test_patch_subsampling_keeps_edges_and_a_centred_stride() -> None:
+    from segue.listen.pipeline import analysed_patches, edge_patch_ranges
+
+    assert analysed_patches(30, 0.0, 90.0, 1).tolist() == list(range(30))
+    keep = analysed_patches(30, 0.0, 90.0, 4)
+    intro, outro = edge_patch_ranges(30, 0.0, 90.0)
+    assert set(range(intro.start, intro.stop, 2)) <= set(keep)
+    assert set(range(outro.start, outro.stop, 2)) <= set(keep)
+    assert {1, 5, 9, 13, 17, 21, 25, 29} <= set(keep) and len(keep) < 20  # (30 % 4) // 2 = 1
+    assert analysed_patches(3, 0.0, 9.0, 4).tolist() == [0, 1, 2]  # short tracks: every patch
+
+
+def test_subsampled_hook_embeds_fewer_patches_with_the_same_outputs(tmp_path: Path) -> None:
+    from segue.audio.decode import read_audio
+    from segue.listen.pipeline import ListeningHook
+
+    path = write_audio(tmp_path / "long.flac", seconds=40.0, seed=5)
+    full, sub = ListeningHook(descriptors=True), ListeningHook(descriptors=True, patch_stride=3)
+    _, audio = read_audio(path, decode_rates=full.decode_rates)
+    p_full, p_sub = full.prepare(audio), sub.prepare(audio)
+    assert p_sub.n_patches == len(p_full.patches) and len(p_sub.patches) < len(p_full.patches)
+    v_full = full.track_vectors(p_full, full.embed(p_full.patches))
+    v_sub = sub.track_vectors(p_sub, sub.embed(p_sub.patches))
+    assert set(v_full) == set(v_sub)
+    cos = float(v_full["track"] @ v_sub["track"]) / float(
+        np.linalg.norm(v_full["track"]) * np.linalg.norm(v_sub["track"]))
+    assert cos > 0.95
+    # the patches kept are exactly the full run's rows at those positions
+    np.testing.assert_allclose(v_sub["patches"].astype(np.float32),
+                               v_full["patches"][p_sub.positions].astype(np.float32), atol=2e-3)

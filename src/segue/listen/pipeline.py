@@ -41,6 +41,8 @@ MUSICNN_RATE = 16000
 DESCRIPTOR_RATE = 22050
 PATCH_SECONDS = 187 * 256 / MUSICNN_RATE
 EDGE_SECONDS = 15.0
+#: Patch subsampling at analysis (1 = every patch); chosen by the evaluation, see BENCHMARKS.md.
+PATCH_STRIDE = 1
 SILENCE_RMS = 1e-4
 
 
@@ -49,6 +51,9 @@ class Prepared:
     """A worker's share of one track's analysis (picklable, sent to the main process)."""
 
     patches: np.ndarray
+    #: Which of the track's patches ``patches`` holds (all of them unless the hook subsamples).
+    positions: np.ndarray | None = None
+    n_patches: int = 0  # patches in the whole track, analysed or not
     music_start: float = 0.0
     music_end: float | None = None
     descriptors: dict[str, Any] | None = None
@@ -85,6 +90,22 @@ def edge_patch_ranges(n_patches: int, music_start: float, music_end: float) -> t
     return slice(first, min(last, first + span)), slice(max(first, last - span), last)
 
 
+def analysed_patches(n_patches: int, music_start: float, music_end: float, stride: int) -> np.ndarray:
+    """Indices of the patches the networks see with patch subsampling ``stride``.
+
+    Every ``stride``-th patch (centred in the track) for the track vector, plus the intro and
+    outro windows at ``min(stride, 2)`` so the transition vectors never rest on one patch.
+    """
+    if stride <= 1 or n_patches <= stride:
+        return np.arange(n_patches)
+    offset = (n_patches % stride) // 2
+    keep = set(range(offset, n_patches, stride))
+    edge = min(stride, 2)
+    for window in edge_patch_ranges(n_patches, music_start, music_end):
+        keep.update(range(window.start, window.stop, edge))
+    return np.array(sorted(keep))
+
+
 class ListeningHook:
     """The :class:`~segue.library.scan.AnalysisHook` that turns decoded audio into vectors."""
 
@@ -92,8 +113,10 @@ class ListeningHook:
     version = PIPELINE_VERSION
     decode_rates = (DESCRIPTOR_RATE, MUSICNN_RATE)
 
-    def __init__(self, device: str | None = None, batch_patches: int = 128, descriptors: bool = True) -> None:
+    def __init__(self, device: str | None = None, batch_patches: int = 128, descriptors: bool = True,
+                 patch_stride: int = PATCH_STRIDE) -> None:  # fmt: skip
         self.device = device
+        self.patch_stride = patch_stride
         self.batch_patches = batch_patches
         self.descriptors = descriptors
         self._models: tuple[Any, Any] | None = None
@@ -103,6 +126,7 @@ class ListeningHook:
     def __getstate__(self) -> dict[str, Any]:
         # Workers only need ``prepare``: never ship models or queued work to them.
         return {"device": self.device, "batch_patches": self.batch_patches,
+                "patch_stride": self.patch_stride,
                 "descriptors": self.descriptors, "_models": None, "_queue": [],
                 "_queued_patches": 0}  # fmt: skip
 
@@ -120,7 +144,13 @@ class ListeningHook:
             )
 
     def prepare(self, audio: dict[int, np.ndarray]) -> Prepared:
-        return prepare_audio(audio, self.descriptors)
+        prepared = prepare_audio(audio, self.descriptors)
+        n = prepared.n_patches = len(prepared.patches)
+        keep = analysed_patches(n, prepared.music_start, prepared.music_end or 0.0, self.patch_stride)
+        if len(keep) < n:
+            prepared.patches = prepared.patches[keep]
+            prepared.positions = keep
+        return prepared
 
     def consume(self, store: Store, audio_hash: str, prepared: Prepared) -> None:
         self._queue.append((audio_hash, prepared))
@@ -158,12 +188,22 @@ class ListeningHook:
     def track_vectors(self, prepared: Prepared, per_patch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The arrays stored for one track, from its per-patch model outputs."""
         pen = per_patch["penultimate"]
-        intro, outro = edge_patch_ranges(len(pen), prepared.music_start, prepared.music_end or 0.0)
+        positions = prepared.positions if prepared.positions is not None else np.arange(len(pen))
+        n_total = prepared.n_patches or len(pen)
+        intro, outro = edge_patch_ranges(n_total, prepared.music_start, prepared.music_end or 0.0)
+        stride = self.patch_stride
+        offset = (n_total % stride) // 2 if stride > 1 else 0
+        body = ((positions - offset) % stride == 0) if prepared.positions is not None else slice(None)
+
+        def within(window: slice) -> np.ndarray:
+            rows = (positions >= window.start) & (positions < window.stop)
+            return pen[rows] if rows.any() else pen
+
         vectors = {
             "patches": pen.astype(np.float16),
-            "track": pen.mean(axis=0).astype(np.float32),
-            "intro": pen[intro].mean(axis=0).astype(np.float32),
-            "outro": pen[outro].mean(axis=0).astype(np.float32),
+            "track": pen[body].mean(axis=0).astype(np.float32),
+            "intro": within(intro).mean(axis=0).astype(np.float32),
+            "outro": within(outro).mean(axis=0).astype(np.float32),
             "midend": per_patch["mean_pool"].mean(axis=0).astype(np.float16),
             "tags_msd": per_patch["tags_msd"].mean(axis=0).astype(np.float32),
             "tags_mtt": per_patch["tags_mtt"].mean(axis=0).astype(np.float32),
