@@ -1,6 +1,6 @@
 """Analysis speed on the dev corpus: decode-only against full analysis, in one run.
 
-    python bench/analyse.py [--runs 3] [--limit N] [--no-descriptors]
+    python bench/analyse.py [--runs 3] [--limit N] [--no-descriptors] [--patch-stride S]
 
 (a) decode-only: PyAV decode of every track to the pipeline's two rates (22.05 and 16 kHz);
 (b) full analysis: the same decode plus everything the pipeline does (log-mel patches, DSP
@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--no-descriptors", action="store_true")
+    parser.add_argument("--patch-stride", type=int, default=None,
+                        help="patch subsampling (default: the pipeline's PATCH_STRIDE)")
     args = parser.parse_args()
     if not CORPUS.exists():
         sys.exit(f"the dev corpus is absent ({CORPUS})")
@@ -43,6 +45,9 @@ def main() -> None:
     if args.limit:
         files = files[: args.limit]
     hook = ListeningHook(device="cpu", descriptors=not args.no_descriptors)
+    if args.patch_stride:
+        hook.patch_stride = args.patch_stride
+    print(f"patch stride: {hook.patch_stride}")
     hook.load_models()
     torch.set_num_threads(1)
     rates = hook.decode_rates
