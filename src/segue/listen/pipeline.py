@@ -36,13 +36,13 @@ from segue.errors import DecodeError
 from segue.library.store import Store
 
 MODEL = "musicnn"
-PIPELINE_VERSION = "musicnn-0.1.0+p1"
+PIPELINE_VERSION = "musicnn-0.1.0+p2"
 MUSICNN_RATE = 16000
 DESCRIPTOR_RATE = 22050
 PATCH_SECONDS = 187 * 256 / MUSICNN_RATE
 EDGE_SECONDS = 15.0
 #: Patch subsampling at analysis (1 = every patch); chosen by the evaluation, see BENCHMARKS.md.
-PATCH_STRIDE = 1
+PATCH_STRIDE = 2
 SILENCE_RMS = 1e-4
 
 
