@@ -140,3 +140,21 @@ def test_subsampled_hook_embeds_fewer_patches_with_the_same_outputs(tmp_path: Pa
     # the patches kept are exactly the full run's rows at those positions
     np.testing.assert_allclose(v_sub["patches"].astype(np.float32),
                                v_full["patches"][p_sub.positions].astype(np.float32), atol=2e-3)
+
+
+def test_mtt_tags_from_every_other_patch_match_the_full_average(tmp_path: Path) -> None:
+    import torch
+
+    from segue.audio.decode import read_audio
+    from segue.listen.pipeline import ListeningHook
+
+    path = write_audio(tmp_path / "song.ogg", seconds=30.0, seed=8)
+    hook = ListeningHook(descriptors=False, patch_stride=1)
+    _, audio = read_audio(path, decode_rates=hook.decode_rates)
+    prepared = hook.prepare(audio)
+    stored = hook.track_vectors(prepared, hook.embed(prepared.patches))["tags_mtt"]
+    with torch.inference_mode():
+        full = hook._models[1](torch.from_numpy(prepared.patches)).taggram.mean(0).numpy()
+    assert len(prepared.patches) >= 9
+    np.testing.assert_allclose(stored, full, atol=0.05)
+    assert np.argmax(stored) == np.argmax(full)
