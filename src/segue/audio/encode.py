@@ -6,7 +6,7 @@ come, so a three-hour mix never sits in memory. The format comes from the extens
 =========  ==========================  ===========  =========================================
 extension  codec                       sample rate  chapters
 =========  ==========================  ===========  =========================================
-.mp3       libmp3lame, 256 kb/s CBR    44.1 kHz     ID3v2 CHAP/CTOC (written by FFmpeg's muxer)
+.mp3       libmp3lame 256 kb/s CBR, q5  44.1 kHz     ID3v2 CHAP/CTOC (written by FFmpeg's muxer)
 .ogg       vorbis (FFmpeg's native)    44.1 kHz     Vorbis comments CHAPTERnnn (mutagen)
 .opus      libopus, 160 kb/s           48 kHz       Vorbis comments CHAPTERnnn (FFmpeg's muxer)
 .flac      flac, 16 bit                44.1 kHz     Vorbis comments CHAPTERnnn (mutagen)
@@ -52,6 +52,11 @@ FORMATS: dict[str, tuple[str, str, int, int | None, bool]] = {
     ".flac": ("flac", "flac", 44100, None, False),
     ".wav": ("wav", "pcm_s16le", 44100, None, False),
 }
+
+
+#: LAME at quality 5 ("-q 5") encodes about twice as fast as FFmpeg's default (LAME's -q 3),
+#: with no difference one hears at 256 kb/s; FFmpeg's native vorbis encoder is "experimental".
+CODEC_OPTIONS = {"libmp3lame": {"compression_level": "5"}, "vorbis": {"strict": "experimental"}}
 
 
 @dataclass
@@ -137,7 +142,7 @@ class AudioWriter:
         self._done = False
         try:
             self.container = av.open(str(self.tmp), "w", format=fmt)
-            options = {"strict": "experimental"} if codec == "vorbis" else {}
+            options = dict(CODEC_OPTIONS.get(codec, {}))
             layout = "stereo" if channels == 2 else "mono"
             self.stream = self.container.add_stream(codec, rate=rate, layout=layout, options=options)
             if bit_rate:
