@@ -241,7 +241,7 @@ def _transition(a: Segment, b: Segment, fa: TrackFacts, fb: TrackFacts, a_fade_i
     cap = min(cap, len_a - 1.0)
     build = _intro_build(fb)
 
-    matched = _beatmatch(a, b, fa, fb, o, cap)
+    matched = _beatmatch(a, b, fa, fb, o, cap, a_fade_in)
     if matched is not None:
         return matched
 
@@ -259,7 +259,7 @@ def _transition(a: Segment, b: Segment, fa: TrackFacts, fb: TrackFacts, a_fade_i
 
 
 def _beatmatch(a: Segment, b: Segment, fa: TrackFacts, fb: TrackFacts, o: MixOptions,
-               cap: float) -> Transition | None:  # fmt: skip
+               cap: float, a_fade_in: float) -> Transition | None:  # fmt: skip
     """A beat-matched transition, or None when the beats do not allow one."""
     if not (o.beatmatch and fa.confident and fb.confident):
         return None
@@ -291,8 +291,8 @@ def _beatmatch(a: Segment, b: Segment, fa: TrackFacts, fb: TrackFacts, o: MixOpt
     last = len(out_db) - 1
     bars = min(bars, last)
     first = last - bars
-    if out_db[first] < a.start + 1.0 * a.speed:
-        return None
+    if out_db[first] < a.start + (a_fade_in + 1.0) * a.speed:
+        return None  # the outgoing track must have a second to itself after its own fade-in
     overlap = (out_db[last] - out_db[first]) / a.speed
     if overlap > cap or overlap < 0.5:
         return None
