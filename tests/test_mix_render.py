@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pyloudnorm
 import pytest
-from mix_signals import band_envelope, make_track, onsets, read_mix, short_term_rms_db
 
+from mix_signals import band_envelope, make_track, onsets, read_mix, short_term_rms_db
 from segue.listen.loudness import true_peak_dbtp
 from segue.mix.cue import parse_cue_starts
 from segue.mix.plan import MixOptions

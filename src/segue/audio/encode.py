@@ -8,14 +8,15 @@ extension  codec                       sample rate  chapters
 =========  ==========================  ===========  =========================================
 .mp3       libmp3lame 256 kb/s CBR, q5  44.1 kHz     ID3v2 CHAP/CTOC (written by FFmpeg's muxer)
 .ogg       vorbis (FFmpeg's native)    44.1 kHz     Vorbis comments CHAPTERnnn (mutagen)
-.opus      libopus, 160 kb/s           48 kHz       Vorbis comments CHAPTERnnn (FFmpeg's muxer)
+.opus      libopus, 160 kb/s           48 kHz       Vorbis comments CHAPTERnnn (mutagen)
 .flac      flac, 16 bit                44.1 kHz     Vorbis comments CHAPTERnnn (mutagen)
 .wav       pcm_s16le                   44.1 kHz     none: RIFF WAVE has no chapter list that
                                                     FFmpeg or common players read
 =========  ==========================  ===========  =========================================
 
-PyAV 18's ``OutputContainer.set_chapters`` is used where FFmpeg's muxer writes chapters (mp3,
-opus); FFmpeg's ogg-vorbis and flac muxers ignore them, so those get the Vorbis-comment chapter
+PyAV 18's ``OutputContainer.set_chapters`` is used where FFmpeg's muxer writes chapters well
+(mp3); FFmpeg's ogg-vorbis and flac muxers ignore them, and its ogg-opus muxer shifted every
+chapter after the first by a second in our tests, so those get the Vorbis-comment chapter
 convention (``CHAPTER001=00:01:02.500``, ``CHAPTER001NAME=...``), which FFmpeg reads back.
 FFmpeg's wheel has no libvorbis; its native vorbis encoder is marked experimental but works.
 
@@ -48,7 +49,7 @@ from segue.errors import UserError
 FORMATS: dict[str, tuple[str, str, int, int | None, bool]] = {
     ".mp3": ("mp3", "libmp3lame", 44100, 256_000, True),
     ".ogg": ("ogg", "vorbis", 44100, 192_000, False),
-    ".opus": ("ogg", "libopus", 48000, 160_000, True),
+    ".opus": ("ogg", "libopus", 48000, 160_000, False),
     ".flac": ("flac", "flac", 44100, None, False),
     ".wav": ("wav", "pcm_s16le", 44100, None, False),
 }
