@@ -164,3 +164,17 @@ def test_scan_with_deejai_weights_then_similar(tmp_path: Path) -> None:
     # MusiCNN was never run on this library: its catalogue is empty, with a clear hint.
     plain = run_cli("--db", str(db), "similar", "t0")
     assert plain.returncode == 1 and "segue scan" in plain.stderr
+
+
+def test_journey_renders_a_mix(library: tuple[Path, Path], tmp_path: Path) -> None:
+    import av
+
+    _, db = library
+    mix = tmp_path / "trip.ogg"
+    data = cli_json(db, "journey", "First Song", "t3", "--steps", "2", "--artist-gap", "0",
+                    "--mix", str(mix), "--fade", "2")  # fmt: skip
+    assert mix.exists() and mix.with_suffix(".cue").exists()
+    with av.open(str(mix)) as container:
+        seconds = float(container.duration or 0) / 1e6
+    total = 7.0 * len(data["steps"])  # every track of this library lasts 7 s
+    assert 0.5 * total < seconds <= total + 0.5  # overlaps and trimmed silence make it shorter

@@ -187,7 +187,16 @@ def cmd_playlist(lib: Library, args: argparse.Namespace) -> int:
 def cmd_journey(lib: Library, args: argparse.Namespace) -> int:
     lib.use(args.features, args.pooling)
     result = lib.journey(args.waypoints, args.steps, _rules(args))
-    return _emit_playlist(lib, list(result.indices), args, result.to_dict(lib.catalog()))
+    code = _emit_playlist(lib, list(result.indices), args, result.to_dict(lib.catalog()))
+    if args.mix:
+        from segue.commands.mix import mix_rows, options_from_args
+
+        mixed = mix_rows(lib, list(result.indices), args.mix, title="segue journey",
+                         **options_from_args(args))  # fmt: skip
+        _err(f"mix: {mixed.output} ({mixed.duration / 60:.1f} min), {mixed.cue.name} beside it")
+        for skipped in mixed.skipped:
+            _err(f"  skipped: {skipped.path}: {skipped.reason}")
+    return code
 
 
 def cmd_order(lib: Library, args: argparse.Namespace) -> int:
@@ -330,7 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("journey", help="join the dots between songs")
     p.add_argument("waypoints", nargs="+", metavar="SEED")
     p.add_argument("--steps", type=int, default=5, help="tracks between each pair of waypoints")
+    p.add_argument("--mix", metavar="FILE", help="also render the journey as one continuous mix")
     _add_playlist_options(p)
+    from segue.commands.mix import add_mix_options
+
+    add_mix_options(p)
     p.set_defaults(handler=cmd_journey)
 
     p = sub.add_parser("order", help="re-order a playlist file for the smoothest flow")
