@@ -81,39 +81,42 @@ class Palette:
         return out.ravel()
 
 
-def dominant_colours(image, k: int = N_COLOURS, max_pixels: int = 16384, seed: int = 0) -> Palette:
+def dominant_colours(image, k: int = N_COLOURS, max_pixels: int = 4096, seed: int = 0) -> Palette:
     """The ``k`` dominant colours of an image (PIL image or ``(H, W, 3)`` uint8 array).
 
-    Fewer than ``k`` come back when the image has fewer distinct colours. Deterministic for a
-    given ``seed``: pixels are subsampled and k-means++ is seeded with it.
+    k-means (k-means++ seeded by ``seed``, so deterministic) runs on at most ``max_pixels``
+    sampled pixels; then every pixel is assigned to its nearest centre, so the shares are exact
+    pixel fractions of the whole image. Fewer than ``k`` colours come back when the image has
+    fewer distinct colours.
     """
     from sklearn.cluster import KMeans
 
-    pixels = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image)
-    pixels = pixels.reshape(-1, 3)
-    rng = np.random.default_rng(seed)
-    if len(pixels) > max_pixels:
-        pixels = pixels[rng.choice(len(pixels), max_pixels, replace=False)]
-    unique, counts = np.unique(pixels, axis=0, return_counts=True)
+    pixels = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image).reshape(-1, 3)
+    unique, inverse, counts = np.unique(pixels, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
     lab_unique = rgb_to_oklab(unique)
     k = min(k, len(unique))
     if k == len(unique):  # exact: every distinct colour is its own cluster
-        centres, weights = lab_unique, counts.astype(np.float64)
+        labels = np.arange(k)
     else:
+        rng = np.random.default_rng(seed)
+        sample = pixels if len(pixels) <= max_pixels else pixels[rng.choice(len(pixels), max_pixels, replace=False)]
+        s_unique, s_counts = np.unique(sample, axis=0, return_counts=True)
         # clustering the distinct colours weighted by their counts equals clustering the pixels
-        km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(lab_unique, sample_weight=counts)
-        labels = km.labels_
-        weights = np.bincount(labels, weights=counts, minlength=k)
-        centres = np.stack(
-            [np.average(lab_unique[labels == j], axis=0, weights=counts[labels == j]) if weights[j] else km.cluster_centers_[j]
-             for j in range(k)]
-        )  # fmt: skip
-    order = np.argsort(-weights, kind="stable")
-    keep = [j for j in order if weights[j] > 0]
-    shares = weights[keep] / weights.sum()
-    rgb = oklab_to_rgb(centres[keep])
+        km = KMeans(n_clusters=min(k, len(s_unique)), n_init=2, random_state=seed)
+        km.fit(rgb_to_oklab(s_unique), sample_weight=s_counts)
+        d = ((lab_unique[:, None, :] - km.cluster_centers_[None, :, :]) ** 2).sum(-1)
+        labels = d.argmin(1)
+        k = km.n_clusters
+    weights = np.bincount(labels, weights=counts, minlength=k)
+    centres = np.zeros((k, 3))
+    np.add.at(centres, labels, lab_unique * counts[:, None])
+    centres /= np.maximum(weights, 1)[:, None]
+    order = [j for j in np.argsort(-weights, kind="stable") if weights[j] > 0]
+    shares = weights[order] / weights.sum()
+    rgb = oklab_to_rgb(centres[order])
     return Palette(
         rgb=[tuple(int(v) for v in c) for c in rgb],  # type: ignore[misc]
-        lab=[tuple(float(v) for v in c) for c in centres[keep]],  # type: ignore[misc]
+        lab=[tuple(float(v) for v in c) for c in centres[order]],  # type: ignore[misc]
         shares=[float(s) for s in shares],
     )

@@ -165,9 +165,7 @@ class Trainer:
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         b = self.batch_size
-        if self.perm is None or self.pos + b > len(self.perm):
-            if self.perm is not None:
-                self.epoch += 1
+        if self.perm is None:
             self.perm = torch.randperm(len(self.images), generator=self.rng)
             self.pos = 0
         idx = self.perm[self.pos : self.pos + b]
@@ -201,6 +199,9 @@ class Trainer:
         loss_g.backward()
         self.opt_g.step()
         self.step_count += 1
+        if self.pos + self.batch_size > len(self.images):  # the rest is less than a batch
+            self.epoch += 1
+            self.perm, self.pos = None, 0
         out = (loss_d.item(), loss_g.item())
         self.history.append(out)
         return out
@@ -315,21 +316,19 @@ def train(trainer: Trainer, out_dir: Path, epochs: int, max_seconds: float | Non
     while trainer.epoch < epochs:
         epoch_before = trainer.epoch
         ld, lg = trainer.step()
+        end_of_epoch = trainer.epoch > epoch_before
         images_done += trainer.batch_size
         if not (math.isfinite(ld) and math.isfinite(lg)):
             raise FloatingPointError(f"GAN losses diverged at step {trainer.step_count}: D {ld}, G {lg}")
         now = time.monotonic() - started
-        end_of_epoch = trainer.pos + trainer.batch_size > len(trainer.images)
         if progress and (now - last_report > 5 or end_of_epoch):
             last_report = now
             print(
-                f"gan: epoch {trainer.epoch + 1}/{epochs} step {trainer.step_count}  loss D {ld:.3f} "
+                f"gan: epoch {trainer.epoch + (0 if end_of_epoch else 1)}/{epochs} step {trainer.step_count}  loss D {ld:.3f} "
                 f"G {lg:.3f}  {images_done / max(now, 1e-9):.0f} images/s",
                 file=sys.stderr, flush=True,
             )  # fmt: skip
         if end_of_epoch:
-            trainer.epoch = epoch_before + 1  # count the epoch now; the next batch draws a new order
-            trainer.perm, trainer.pos = None, 0
             grid = image_grid(trainer.generate(trainer.fixed_z[:n_fixed], cond))
             path = out_dir / "samples" / f"epoch_{trainer.epoch:03d}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
