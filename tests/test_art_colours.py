@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audio_factory import png_bytes, tag_file, write_audio
 from segue.api import Library
 from segue.art.colours import dominant_colours, oklab_to_rgb, rgb_to_oklab
 from segue.art.covers import dhash, load_images, prepare_covers, unique_covers
+
+from audio_factory import png_bytes, tag_file, write_audio
 
 
 def stripes(colours: list[tuple[int, int, int]], shares: list[float], size: int = 100) -> np.ndarray:

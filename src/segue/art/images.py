@@ -95,16 +95,16 @@ def cover_images(lib, track_ids: list[int], root: Path | None = None, progress: 
     tracks = {t.id: t for t in lib.store.tracks()}
     vectors = lib.store.vectors("musicnn", "track")
     covered = [(t.audio_hash, canon[t.cover_hash]) for t in tracks.values() if t.cover_hash in canon and t.audio_hash in vectors]
+    mat = np.stack([vectors[h] for h, _ in covered]) if covered else None
+    if mat is not None:
+        mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-9)
     chosen = []
     for tid in track_ids:
         t = tracks[tid]
         if t.cover_hash in canon:
             chosen.append(canon[t.cover_hash])
-        elif covered and t.audio_hash in vectors:
-            mat = np.stack([vectors[h] for h, _ in covered])
-            v = vectors[t.audio_hash]
-            sims = mat @ v / (np.linalg.norm(mat, axis=1) * np.linalg.norm(v) + 1e-9)
-            chosen.append(covered[int(np.argmax(sims))][1])
+        elif mat is not None and t.audio_hash in vectors:
+            chosen.append(covered[int(np.argmax(mat @ vectors[t.audio_hash]))][1])
         else:
             chosen.append(canon[covers[0].digest])
     return load_images([by_digest[d] for d in chosen], 128, root)
