@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 CHECKPOINT_VERSION = 1
+SAVE_STEPS = 20  # at least this many steps between per-epoch grids and checkpoints
 
 
 @dataclass
@@ -301,7 +302,9 @@ def train(trainer: Trainer, out_dir: Path, epochs: int, max_seconds: float | Non
     """Train until ``epochs`` epochs are done (counting earlier runs) or ``max_seconds`` pass.
 
     After every epoch: ``out_dir/checkpoint.pt`` and ``out_dir/samples/epoch_NNN.png`` (the
-    same fixed noise each time, so the grids show learning). Progress lines go to stderr.
+    same fixed noise each time, so the grids show learning); when epochs are shorter than
+    :data:`SAVE_STEPS` steps, after the first, the last and every k-th epoch so that about
+    SAVE_STEPS steps lie between saves. Progress lines go to stderr.
     """
     from PIL import Image
 
@@ -313,6 +316,8 @@ def train(trainer: Trainer, out_dir: Path, epochs: int, max_seconds: float | Non
     if trainer.cfg.cond_dim and sample_cond is not None:
         cond = sample_cond[np.arange(n_fixed) % len(sample_cond)]
     images_done = 0
+    # tiny libraries make epochs of a step or two: keep grids and checkpoints every ~SAVE_STEPS
+    every = max(1, math.ceil(SAVE_STEPS / trainer.steps_per_epoch))
     while trainer.epoch < epochs:
         epoch_before = trainer.epoch
         ld, lg = trainer.step()
@@ -328,7 +333,7 @@ def train(trainer: Trainer, out_dir: Path, epochs: int, max_seconds: float | Non
                 f"G {lg:.3f}  {images_done / max(now, 1e-9):.0f} images/s",
                 file=sys.stderr, flush=True,
             )  # fmt: skip
-        if end_of_epoch:
+        if end_of_epoch and (trainer.epoch in (1, epochs) or trainer.epoch % every == 0):
             grid = image_grid(trainer.generate(trainer.fixed_z[:n_fixed], cond))
             path = out_dir / "samples" / f"epoch_{trainer.epoch:03d}.png"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import numpy as np
 from segue.art.images import TAG_DIM, album_tags, gan_dir
 from segue.errors import UserError
 
-DEFAULT_STEPS = 1500  # default epochs: about this many steps (a few minutes on a laptop CPU)
+DEFAULT_STEPS = 1000  # default epochs: about this many steps (a few minutes on a laptop CPU)
 
 
 def training_set(lib, size: int = 64, conditional: bool = False, cache: Path | None = None,

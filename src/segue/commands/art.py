@@ -28,7 +28,7 @@ def cmd_art_train(lib, args: argparse.Namespace) -> int:
     _threads(args)
     path = train_on_library(
         lib, conditional=args.conditional, epochs=args.epochs,
-        max_seconds=None if args.minutes is None else args.minutes * 60, size=args.size,
+        max_seconds=args.minutes * 60 if args.minutes and args.minutes > 0 else None, size=args.size,
         batch_size=args.batch_size, ngf=args.width, ndf=args.width, seed=args.seed, fresh=args.fresh,
         device=args.device,
     )  # fmt: skip
@@ -113,8 +113,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = asub.add_parser("train", help="train (or resume) the cover DCGAN")
     t.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=True,
                    help="condition on each album's MusiCNN tags (default on)")  # fmt: skip
-    t.add_argument("--epochs", type=int, default=None, help="total epochs (default: about 1500 steps)")
-    t.add_argument("--minutes", type=float, default=None, help="stop (resumably) after this long")
+    t.add_argument("--epochs", type=int, default=None, help="total epochs (default: about 1000 steps)")
+    t.add_argument("--minutes", type=float, default=10.0,
+                   help="stop after this long; run again to resume (default 10, 0: no limit)")  # fmt: skip
     t.add_argument("--size", type=int, default=64, help="image size: 32, 64 (default), 128 …")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--width", type=int, default=32, help="base channel count of both nets (DCGAN: 64)")
