@@ -1,0 +1,261 @@
+"""2-D layouts: projections of tracks (openTSNE, UMAP) and of images by colour; grid fitting.
+
+Projections are cached as ``.npz`` under ``<art dir>/projections``, keyed by the feature set's
+name, the method, its parameters and the exact set of input keys (audio hashes, cover hashes).
+When the library grows, a cached run over a subset is reused instead of starting over:
+
+- t-SNE: the old points keep their places and the new ones are placed into that embedding with
+  openTSNE's ``TSNEEmbedding.transform`` (affinities to the old points, old points fixed);
+- UMAP: a warm start: old points begin where they were, new points at the mean of their nearest
+  old neighbours, and fewer epochs run (UMAP has no fixed-reference transform that keeps the old
+  layout unchanged as t-SNE's does, so old points move a little).
+
+Below :data:`MIN_POINTS` points neither method means much, so a PCA layout is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segue.art import art_dir
+
+MIN_POINTS = 8
+MAX_NEW_FRACTION = 0.5  # beyond this many new points, a fresh run is better than a patched one
+
+
+@dataclass(frozen=True)
+class ProjectionParams:
+    """Parameters of a projection; every one is part of the cache key."""
+
+    method: str = "tsne"
+    perplexity: float = 30.0  # t-SNE
+    n_iter: int = 500  # t-SNE optimisation iterations (after early exaggeration)
+    n_neighbors: int = 15  # UMAP
+    min_dist: float = 0.1  # UMAP
+    metric: str = "cosine"
+    standardise: bool = False  # z-score each column first (descriptor sets with mixed units)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in ("tsne", "umap"):
+            raise ValueError(f"projection method must be 'tsne' or 'umap', got {self.method!r}")
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _set_key(keys: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(keys):
+        h.update(k.encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def _prepare(x: np.ndarray, params: ProjectionParams, ref: np.ndarray | None = None) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    if params.standardise:
+        base = x if ref is None else ref
+        x = (x - base.mean(0)) / np.maximum(base.std(0), 1e-6)
+    return np.ascontiguousarray(x)
+
+
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    """The first two principal components (zeros where there are fewer)."""
+    x = x - x.mean(0)
+    out = np.zeros((len(x), 2), dtype=np.float32)
+    if len(x) > 1:
+        u, s, _ = np.linalg.svd(x, full_matrices=False)
+        k = min(2, len(s))
+        out[:, :k] = u[:, :k] * s[:k]
+    return out
+
+
+def _tsne(x: np.ndarray, p: ProjectionParams, n_jobs: int) -> np.ndarray:
+    from openTSNE import TSNE
+
+    perplexity = min(p.perplexity, max(2.0, (len(x) - 1) / 3.0))
+    tsne = TSNE(perplexity=perplexity, n_iter=p.n_iter, metric=p.metric, random_state=p.seed,
+                n_jobs=n_jobs, verbose=False)  # fmt: skip
+    return np.asarray(tsne.fit(x), dtype=np.float32)
+
+
+def _tsne_extend(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, p: ProjectionParams,
+                 n_jobs: int) -> np.ndarray:  # fmt: skip
+    from openTSNE import TSNEEmbedding
+    from openTSNE.affinity import PerplexityBasedNN
+
+    perplexity = min(p.perplexity, max(2.0, (len(x_old) - 1) / 3.0))
+    aff = PerplexityBasedNN(x_old, perplexity=perplexity, metric=p.metric, random_state=p.seed, n_jobs=n_jobs)
+    emb = TSNEEmbedding(y_old.astype(np.float64), aff, random_state=p.seed, n_jobs=n_jobs)
+    return np.asarray(emb.transform(x_new, perplexity=min(5.0, perplexity)), dtype=np.float32)
+
+
+def _umap(x: np.ndarray, p: ProjectionParams, init: np.ndarray | str = "spectral",
+          n_epochs: int | None = None) -> np.ndarray:  # fmt: skip
+    import warnings
+
+    import umap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # n_jobs=1 forced by random_state; numba chatter
+        model = umap.UMAP(n_neighbors=min(p.n_neighbors, len(x) - 1), min_dist=p.min_dist, metric=p.metric,
+                          random_state=p.seed, init=init, n_epochs=n_epochs)  # fmt: skip
+        return np.asarray(model.fit_transform(x), dtype=np.float32)
+
+
+def _nearest_mean(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, k: int = 5) -> np.ndarray:
+    a = x_old / np.maximum(np.linalg.norm(x_old, axis=1, keepdims=True), 1e-9)
+    b = x_new / np.maximum(np.linalg.norm(x_new, axis=1, keepdims=True), 1e-9)
+    out = np.empty((len(x_new), 2), dtype=np.float32)
+    for s in range(0, len(b), 1024):
+        sim = b[s : s + 1024] @ a.T
+        nn = np.argpartition(-sim, min(k, len(a) - 1), axis=1)[:, :k]
+        out[s : s + 1024] = y_old[nn].mean(1)
+    return out
+
+
+@dataclass
+class Projection:
+    """A 2-D layout of keyed points and how it was made (``fresh``, ``cached``, ``extended``)."""
+
+    keys: list[str]
+    xy: np.ndarray
+    how: str
+
+    def as_dict(self) -> dict[str, tuple[float, float]]:
+        return {k: (float(x), float(y)) for k, (x, y) in zip(self.keys, self.xy, strict=True)}
+
+
+def project(vectors: Mapping[str, np.ndarray], params: ProjectionParams | None = None, name: str = "points",
+            cache: Path | None = None, n_jobs: int = 1, progress: bool = False) -> Projection:  # fmt: skip
+    """2-D coordinates for every key of ``vectors``, from the cache when possible.
+
+    ``name`` separates feature sets (``musicnn-track``, ``rp``, ``colours`` …) in the cache.
+    """
+    params = params or ProjectionParams()
+    keys = sorted(vectors)
+    if not keys:
+        return Projection([], np.zeros((0, 2), np.float32), "fresh")
+    folder = (cache or art_dir()) / "projections"
+    prefix = f"{name}-{params.method}-{params.key()}-"
+    path = folder / f"{prefix}{_set_key(keys)}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return Projection([str(k) for k in data["keys"]], data["xy"], "cached")
+    x_all = np.stack([np.asarray(vectors[k], dtype=np.float32).ravel() for k in keys])
+    how = "fresh"
+    if len(keys) < MIN_POINTS:
+        xy = pca_2d(_prepare(x_all, params))
+    else:
+        base = _best_subset(folder, prefix, set(keys))
+        if base is not None:
+            old_keys, y_old = base
+            pos = {k: i for i, k in enumerate(keys)}
+            old_idx = np.array([pos[k] for k in old_keys])
+            new_idx = np.array([i for i, k in enumerate(keys) if k not in set(old_keys)])
+            x = _prepare(x_all, params, ref=x_all[old_idx])
+            xy = np.empty((len(keys), 2), dtype=np.float32)
+            xy[old_idx] = y_old
+            if params.method == "tsne":
+                xy[new_idx] = _tsne_extend(x[old_idx], y_old, x[new_idx], params, n_jobs)
+            else:
+                xy[new_idx] = _nearest_mean(x[old_idx], y_old, x[new_idx])
+                scale = np.abs(xy).max() or 1.0  # UMAP wants a modest init scale (~10)
+                xy = _umap(x, params, init=xy * (10.0 / scale), n_epochs=100)
+            how = "extended"
+        else:
+            x = _prepare(x_all, params)
+            if progress:
+                print(f"layout: {params.method} of {len(keys)} {name} points", file=sys.stderr)
+            xy = _tsne(x, params, n_jobs) if params.method == "tsne" else _umap(x, params)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".tmp{os.getpid()}.npz"
+    np.savez(tmp, keys=np.array(keys), xy=xy.astype(np.float32))
+    os.replace(tmp, path)
+    return Projection(keys, xy.astype(np.float32), how)
+
+
+def _best_subset(folder: Path, prefix: str, keys: set[str]) -> tuple[list[str], np.ndarray] | None:
+    """The largest cached run (same name, method, params) over a subset of ``keys``."""
+    if not folder.exists():
+        return None
+    best = None
+    for f in folder.glob(f"{prefix}*.npz"):
+        with np.load(f, allow_pickle=False) as data:
+            old = [str(k) for k in data["keys"]]
+            if len(old) < MIN_POINTS or not set(old) <= keys:
+                continue
+            if (len(keys) - len(old)) / len(keys) > MAX_NEW_FRACTION:
+                continue
+            if best is None or len(old) > len(best[0]):
+                best = (old, np.array(data["xy"]))
+    return best
+
+
+def grid_shape(n: int, aspect: float = 1.0) -> tuple[int, int]:
+    """(rows, cols) of the smallest grid with at least ``n`` cells and about cols/rows = aspect."""
+    if n <= 0:
+        return (0, 0)
+    cols = max(1, int(np.ceil(np.sqrt(n * aspect))))
+    rows = int(np.ceil(n / cols))
+    return rows, cols
+
+
+def fit_to_grid(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Assign each 2-D point its own grid cell, minimising the total squared distance moved.
+
+    Points are scaled to the unit square first (each axis by its range); cell ``r * cols + c``
+    has its centre at ``((c + .5) / cols, (r + .5) / rows)``. Solved exactly as a linear
+    assignment (Jonker–Volgenant, scipy). Returns the cell index of each point.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    pts = np.asarray(points, dtype=np.float64)
+    n = len(pts)
+    if n > rows * cols:
+        raise ValueError(f"{n} points do not fit a {rows}×{cols} grid")
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = pts.min(0), pts.max(0)
+    unit = (pts - lo) / np.where(hi > lo, hi - lo, 1.0)
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    centres = np.stack([(c + 0.5) / cols, (r + 0.5) / rows], axis=1)
+    cost = ((unit[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+    row_ind, col_ind = linear_sum_assignment(cost)
+    out = np.empty(n, dtype=np.int64)
+    out[row_ind] = col_ind
+    return out
+
+
+def track_projection(lib, params: ProjectionParams | None = None, cache: Path | None = None,
+                     kind: str = "track", model: str = "musicnn") -> dict[int, tuple[float, float]]:  # fmt: skip
+    """{track id: (x, y)} for every analysed track (copies of one recording share a place)."""
+    vectors = lib.store.vectors(model, kind)
+    proj = project(vectors, params, name=f"{model}-{kind}", cache=cache).as_dict()
+    return {t.id: proj[t.audio_hash] for t in lib.store.tracks() if t.audio_hash in proj}
+
+
+def projection(lib, method: str = "tsne", cache: Path | None = None, **params) -> dict[int, tuple[float, float]]:
+    """The library map's layout, {track id: (x, y)}: MusiCNN track vectors by t-SNE or UMAP.
+
+    The web app calls this too, so the map and the app show the same picture (and share the
+    cache).
+    """
+    return track_projection(lib, ProjectionParams(method=method, **params), cache=cache)
+
+
+def colour_projection(palettes: Mapping[str, object], params: ProjectionParams | None = None,
+                      cache: Path | None = None) -> Projection:  # fmt: skip
+    """Images placed by colour: their palettes' (OKLab, share) features, Euclidean."""
+    params = params or ProjectionParams(metric="euclidean", perplexity=10.0)
+    return project({k: p.feature() for k, p in palettes.items()}, params, name="colours", cache=cache)  # type: ignore[attr-defined]

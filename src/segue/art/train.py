@@ -1,0 +1,97 @@
+"""Training and sampling the cover GAN on a library (``segue art train`` / ``segue art sample``)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from segue.art.images import TAG_DIM, album_tags, gan_dir
+from segue.errors import UserError
+
+DEFAULT_STEPS = 1000  # default epochs: about this many steps (a few minutes on a laptop CPU)
+
+
+def training_set(lib, size: int = 64, conditional: bool = False, cache: Path | None = None,
+                 progress: bool = True) -> tuple[list[str], np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Unique covers (digests), their images ``(N, size, size, 3)`` and, if asked, tag vectors."""
+    from segue.art.covers import load_images, prepare_covers, unique_covers
+
+    covers = prepare_covers(lib.store, cache, progress=progress)
+    canon = unique_covers(covers)
+    if not canon:
+        raise UserError("no covers in the library to train on: scan a folder with cover art first")
+    images = load_images(canon, size, cache)
+    cond = None
+    if conditional:
+        if not lib.store.vectors("musicnn", "tags_msd"):
+            raise UserError("a conditional GAN needs analysed tracks: run 'segue scan' with analysis")
+        # a canonical cover sounds like every album that carries it or a duplicate of it
+        every = album_tags(lib.store, [c.digest for c in covers])
+        groups: dict[str, list[np.ndarray]] = {}
+        for c, tag in zip(covers, every, strict=True):
+            groups.setdefault(c.duplicate_of or c.digest, []).append(tag)
+        cond = np.stack([np.mean(groups[c.digest], axis=0) for c in canon]).astype(np.float32)
+    return [c.digest for c in canon], images, cond
+
+
+def train_on_library(lib, conditional: bool = True, epochs: int | None = None, max_seconds: float | None = None,
+                     size: int = 64, batch_size: int = 64, ngf: int = 32, ndf: int = 32, seed: int = 0,
+                     fresh: bool = False, device: str = "auto", cache: Path | None = None,
+                     progress: bool = True) -> Path:  # fmt: skip
+    """Train (or resume) the library's GAN; returns the checkpoint path.
+
+    Resumes ``gan/<conditional|default>/checkpoint.pt`` unless ``fresh`` or the model settings
+    differ. ``epochs`` counts from the first run; by default about :data:`DEFAULT_STEPS` steps.
+    """
+    from segue.art.gan import GanConfig, Trainer, train
+
+    name = "conditional" if conditional else "default"
+    out = gan_dir(name, cache)
+    _, images, cond = training_set(lib, size, conditional, cache, progress)
+    cfg = GanConfig(size=size, ngf=ngf, ndf=ndf, cond_dim=TAG_DIM if conditional else 0,
+                    batch_size=batch_size, seed=seed)  # fmt: skip
+    ckpt = out / "checkpoint.pt"
+    trainer = None
+    if ckpt.exists() and not fresh:
+        trainer = Trainer.load(ckpt, images, cond, device)
+        if (trainer.cfg.size, trainer.cfg.ngf, trainer.cfg.ndf) != (size, ngf, ndf):
+            raise UserError(f"{ckpt} was trained at size {trainer.cfg.size}, ngf {trainer.cfg.ngf}, "
+                            f"ndf {trainer.cfg.ndf}: pass the same settings or --fresh")  # fmt: skip
+        if progress:
+            print(f"gan: resuming {ckpt} at epoch {trainer.epoch}, step {trainer.step_count}", file=sys.stderr)
+    if trainer is None:
+        trainer = Trainer(cfg, images, cond, device)
+    if epochs is None:
+        epochs = max(5, math.ceil(DEFAULT_STEPS / trainer.steps_per_epoch))
+    if progress:
+        print(f"gan: {len(images)} covers at {size}×{size}, batch {trainer.batch_size}, "
+              f"{'conditional' if conditional else 'unconditional'}, device {trainer.device}, "
+              f"{epochs} epochs", file=sys.stderr)  # fmt: skip
+    train(trainer, out, epochs, max_seconds=max_seconds, progress=progress, sample_cond=cond)
+    if not ckpt.exists():
+        trainer.save(ckpt)
+    return ckpt
+
+
+def sample_to_folder(checkpoint: Path, n: int, out_dir: Path, tags: np.ndarray | None = None, seed: int = 0,
+                     device: str = "auto") -> list[dict]:  # fmt: skip
+    """Write ``n`` generated images as PNGs (plus ``grid.png``) with their dominant colours."""
+    from PIL import Image
+
+    from segue.art.colours import dominant_colours
+    from segue.art.gan import Trainer, image_grid
+
+    trainer = Trainer.load(checkpoint, device=device)
+    images = trainer.sample(n, tags if trainer.cfg.cond_dim else None, seed=seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for i, img in enumerate(images):
+        path = out_dir / f"sample_{i + 1:03d}.png"
+        Image.fromarray(img).save(path)
+        made.append({"path": str(path), "colours": dominant_colours(img).to_json()})
+    Image.fromarray(image_grid(images)).save(out_dir / "grid.png")
+    return made
