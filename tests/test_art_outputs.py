@@ -153,8 +153,13 @@ def test_mixtape_cli_writes_playlist_poster_cover_and_comparison(analysed, tmp_p
 
 def test_mixtape_mix_hook_and_bad_seed(analysed, tmp_path: Path):
     r = cli(analysed, "mixtape", "1", "-n", "2", "-o", str(tmp_path / "t"), "--no-compare",
-            "--mix", str(tmp_path / "mix.mp3"))  # fmt: skip
-    assert r.returncode == 1 and "mix rendering is not available yet" in r.stderr
+            "--mix", str(tmp_path / "mix.ogg"), "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["mix"] == str(tmp_path / "mix.ogg")
+    import mutagen
+
+    tags = mutagen.File(tmp_path / "mix.ogg")
+    assert tags is not None and tags.info.length > 3 and "metadata_block_picture" in tags
     r = cli(analysed, "mixtape", "no such song at all", "-o", str(tmp_path / "u"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
 

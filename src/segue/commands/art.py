@@ -80,9 +80,12 @@ def cmd_map(lib, args: argparse.Namespace) -> int:
     return 0
 
 
-def render_mix(lib, rows: list[int], path: Path) -> Path:
-    """The hook ``mixtape --mix`` calls; the lead wires it to the mix renderer."""
-    raise UserError("mix rendering is not available yet")
+def render_mix(lib, rows: list[int], path: Path, cover: Path | None = None) -> Path:
+    """``mixtape --mix``: the playlist rendered as one continuous mix, the mixtape's cover on it."""
+    from segue.commands.mix import mix_rows
+
+    art = cover.read_bytes() if cover is not None and cover.exists() else None
+    return mix_rows(lib, rows, str(path), title=path.stem, cover=art).output
 
 
 def cmd_mixtape(lib, args: argparse.Namespace) -> int:
@@ -97,7 +100,7 @@ def cmd_mixtape(lib, args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.mix:
         rows = [lib.catalog().index_of(t["id"]) for t in summary["tracks"]]
-        summary["mix"] = str(render_mix(lib, rows, Path(args.mix)))
+        summary["mix"] = str(render_mix(lib, rows, Path(args.mix), Path(args.output) / "cover.png"))
     print(f"wrote {args.output}: {len(summary['tracks'])} tracks, images from {summary['images']}",
           file=sys.stderr)  # fmt: skip
     if args.json:
