@@ -87,7 +87,8 @@ class AppState:
     def __init__(self, db_path: str | Path, catalog: Any = None) -> None:
         self.db_path = Path(db_path)
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the catalogue view
+        self._libs_lock = threading.Lock()  # guards the list of opened libraries
         self._view: CatalogView | None = None
         self._fingerprint: tuple | None = None
         self._checked = 0.0
@@ -105,7 +106,7 @@ class AppState:
         if lib is None:
             lib = Library.open(self.db_path)
             self._local.lib = lib
-            with self._lock:
+            with self._libs_lock:
                 self.libraries.append(lib)
         return lib
 
