@@ -14,9 +14,9 @@ from segue import open_library
 from segue.library.store import Store
 from segue.playlist.export import read_playlist
 from segue.web.app import create_app
+from web_helpers import XSS_TITLE, analysed_library
 
 from audio_factory import write_audio
-from web_helpers import XSS_TITLE, analysed_library
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ has been played: endless).
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -29,16 +30,11 @@ class RadioRequest(BaseModel):
     random_seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
 
 
-def next_picks(catalog, seeds: list[int], history: list[int], skipped: set[int], lookback: int,
-               noise: float, k: int, rng=None) -> list[int]:  # fmt: skip
-    """Catalogue rows of the next ``k`` picks after ``history`` (rows), radio from ``seeds``.
-
-    Skipped tracks count as played (no repeat) but leave the query window: they do not steer.
-    """
+def _session(catalog, seeds: list[int], history: list[int], skipped: set[int], lookback: int,
+             noise: float, rules, rng):  # fmt: skip
     from segue.playlist.radio import RadioSession
-    from segue.playlist.rules import Rules
 
-    session = RadioSession(catalog, seeds, lookback=lookback, noise=noise, rules=Rules(), rng=rng)
+    session = RadioSession(catalog, seeds, lookback=lookback, noise=noise, rules=rules, rng=rng)
     seed_set = set(seeds)
     for row in history:
         if row in seed_set:
@@ -46,12 +42,42 @@ def next_picks(catalog, seeds: list[int], history: list[int], skipped: set[int],
         session.history.add(row)
         if row not in skipped:
             session.window.append(row)
-    out = []
-    for _ in range(k):
-        try:
-            out.append(session.next())
-        except StopIteration:
+    return session
+
+
+def next_picks(catalog, seeds: list[int], history: list[int], skipped: set[int], lookback: int,
+               noise: float, k: int, rng=None) -> list[int]:  # fmt: skip
+    """Catalogue rows of the next ``k`` picks after ``history`` (rows), radio from ``seeds``.
+
+    Skipped tracks count as played (no repeat) but leave the query window: they do not steer.
+    When the playlist rules (artist gap, near-duplicates) leave no unplayed track, they are
+    relaxed before anything played is repeated; repeats come only once everything has played.
+    """
+    from segue.playlist.rules import Rules
+
+    rng = np.random.default_rng(rng)
+    played = set(seeds) | set(history)
+    out: list[int] = []
+    for rules in (Rules(), Rules(artist_gap=0, near_dup_eps=0.0)):
+        session = _session(catalog, seeds, history + out, skipped, lookback, noise, rules, rng)
+        while len(out) < k:
+            try:
+                row = session.next()
+            except StopIteration:
+                break
+            if row in played and len(played) < len(catalog):
+                break  # the session forgot its history: relax the rules first
+            played.add(row)
+            out.append(row)
+        if len(out) == k:
             break
+    if len(out) < k:  # everything has been played: go round again (endless)
+        session = _session(catalog, seeds, history + out, skipped, lookback, noise, Rules(artist_gap=0), rng)
+        while len(out) < k:
+            try:
+                out.append(session.next())
+            except StopIteration:
+                break
     return out
 
 
