@@ -83,6 +83,9 @@ def test_radio_goes_on_forever(client: TestClient) -> None:
     history = list(ids)  # everything has been played once
     got = client.post("/api/radio", json={"seeds": [ids[0]], "history": history, "k": 4}).json()
     assert len(got["tracks"]) == 4  # the oldest plays are forgotten, not the end of the radio
+    # before that, every track plays once: no repeat until the library is exhausted
+    whole = client.post("/api/radio", json={"seeds": [ids[0]], "history": [ids[0]], "k": len(ids) - 1}).json()
+    assert sorted(t["id"] for t in whole["tracks"]) == sorted(ids[1:])
 
 
 def test_audio_streams_with_range(client: TestClient, lib_db: tuple[Path, Path]) -> None:

@@ -234,6 +234,9 @@ function renderLists() {
 }
 
 audio.addEventListener("ended", () => next("complete"));
+const PLAY_D = "M8 5v14l11-7z", PAUSE_D = "M6 5h4v14H6zm8 0h4v14h-4z";
+audio.addEventListener("play", () => $("play-icon").setAttribute("d", PAUSE_D));
+audio.addEventListener("pause", () => $("play-icon").setAttribute("d", PLAY_D));
 audio.addEventListener("error", () => {
   if (player.current) toast(`Cannot play ${label(player.current)} in this browser; skipping`, true);
   setTimeout(() => next("skip"), 1500);
@@ -396,12 +399,13 @@ $("listen").addEventListener("click", async () => {
   }
   btn.classList.add("busy");
   let left = LISTEN_SECONDS;
-  btn.textContent = `🎤 ${left} s…`;
-  const tick = setInterval(() => { left = Math.max(left - 1, 0); btn.textContent = `🎤 ${left} s…`; }, 1000);
+  const text = $("listen-label");
+  text.textContent = `Listening ${left} s…`;
+  const tick = setInterval(() => { left = Math.max(left - 1, 0); text.textContent = `Listening ${left} s…`; }, 1000);
   try {
     const wav = await recordRoom(LISTEN_SECONDS);
     clearInterval(tick);
-    btn.textContent = "🎤 thinking…";
+    text.textContent = "Thinking…";
     const form = new FormData();
     form.append("file", wav, "room.wav");
     const got = await api("/api/listen", { form });
@@ -412,7 +416,7 @@ $("listen").addEventListener("click", async () => {
   } finally {
     clearInterval(tick);
     btn.classList.remove("busy");
-    btn.textContent = "🎤 Listen";
+    text.textContent = "Listen";
   }
 });
 
