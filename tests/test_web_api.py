@@ -297,3 +297,19 @@ def test_keeps_working_while_library_changes(lib_db: tuple[Path, Path], tmp_path
         assert [t["file"] for t in client.get("/api/search?q=late").json()["tracks"]] == ["late.mp3"]
     finally:
         state_mod.CHECK_EVERY = old
+
+
+def test_plays_table_store_methods(tmp_path: Path) -> None:
+    from segue.errors import UserError
+    from segue.library.store import SCHEMA_VERSION
+
+    with Store(tmp_path / "p.db") as store:
+        assert store.schema_version() == SCHEMA_VERSION >= 3
+        store.record_play(1, "h1", "start", 0.0, 200.0, at=1.0)
+        store.record_play(1, "h1", "skip", 12.5, 200.0, at=2.0)
+        store.record_play(2, "h2", "complete", 180.0, 180.0, at=3.0)
+        with pytest.raises(UserError):
+            store.record_play(1, "h1", "dance")
+        assert [p.event for p in store.plays()] == ["complete", "skip", "start"]
+        assert [p.event for p in store.plays("h1", limit=1)] == ["skip"]
+        assert store.plays("h1")[0].position_s == 12.5

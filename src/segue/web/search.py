@@ -14,6 +14,9 @@ import numpy as np
 
 from segue.playlist.catalog import fold_text
 
+#: At most this many matches are ranked (see :func:`search`).
+MAX_SCORED = 3000
+
 
 def _fields(catalog) -> list[tuple[str, str, str, str]]:
     cached = catalog._cache.get("web_search_fields")
@@ -28,7 +31,8 @@ def _fields(catalog) -> list[tuple[str, str, str, str]]:
             for i in range(len(catalog))
         ]
         catalog._cache["web_search_fields"] = cached
-        catalog._cache["web_search_blob"] = [" \x00 ".join(f) for f in cached]
+        # a leading space so " word" finds a word start in any field, first ones included
+        catalog._cache["web_search_blob"] = [" " + " \x00 ".join(f) for f in cached]
     return cached
 
 
@@ -41,11 +45,19 @@ def search(catalog, text: str, limit: int = 50) -> list[int]:
         return order[:limit]
     blobs: list[str] = catalog._cache["web_search_blob"]
     hits = [i for i, b in enumerate(blobs) if all(w in b for w in words)]
+    if len(hits) > MAX_SCORED:
+        # a short word matches most of a big library: score only tracks where every word starts
+        # a word (what a person typing means), keeping the per-keystroke cost bounded
+        starts = [" " + w for w in words]
+        hits = [i for i in hits if all(s in blobs[i] for s in starts)][:MAX_SCORED] or hits[:MAX_SCORED]
     weights = (3.0, 2.0, 1.0, 0.5)
+    whole = " ".join(words)
     scores = np.zeros(len(hits))
     for n, i in enumerate(hits):
         s = 0.0
         for f, w in zip(fields[i], weights, strict=True):
+            if f == whole:
+                s += 10 * w
             for word in words:
                 if f.startswith(word):
                     s += 2 * w
