@@ -14,6 +14,8 @@ Tables (schema version in ``meta``):
   files that were catalogued with a caveat (``severity`` 'warning', e.g. truncated audio).
 - ``analyses`` / ``vectors``: what the listening pipeline computed, keyed by ``audio_hash`` and the
   model, so duplicates share it and it survives moves and re-tags.
+- ``plays``: listening events from the players (start, skip with how far in, complete), keyed by
+  ``audio_hash`` too (``track_id`` is informative: ids change when a file is re-added).
 
 Migrations are forward-only: ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``.
 """
@@ -103,6 +105,19 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # 2 -> 3: what the listener did with each track (web player): for later learning.
+    """
+    CREATE TABLE plays (
+        id INTEGER PRIMARY KEY,
+        track_id INTEGER,
+        audio_hash TEXT NOT NULL,
+        event TEXT NOT NULL CHECK (event IN ('start', 'skip', 'complete')),
+        position_s REAL,
+        duration_s REAL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX plays_audio_hash ON plays(audio_hash);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -154,6 +169,21 @@ class TrackRow:
 
 
 _TRACK_COLUMNS = [f.name for f in fields(TrackRow)]
+
+
+PLAY_EVENTS = ("start", "skip", "complete")
+
+
+@dataclass
+class PlayEvent:
+    """One listening event from a player (see ``Store.record_play``)."""
+
+    track_id: int | None
+    audio_hash: str
+    event: str
+    position_s: float | None
+    duration_s: float | None
+    at: float
 
 
 @dataclass
@@ -395,6 +425,39 @@ class Store:
         """audio_hash -> descriptors JSON object for every analysed audio."""
         cur = self.conn.execute("SELECT audio_hash, data FROM descriptors")
         return {h: json.loads(data) for h, data in cur}
+
+    # -- listening events ---------------------------------------------------------------------
+    def record_play(
+        self,
+        track_id: int,
+        audio_hash: str,
+        event: str,
+        position_s: float | None = None,
+        duration_s: float | None = None,
+        at: float | None = None,
+    ) -> int:
+        """Record that a track was started, skipped (``position_s`` in) or listened to the end."""
+        if event not in PLAY_EVENTS:
+            raise UserError(f"unknown play event {event!r}; expected one of {', '.join(PLAY_EVENTS)}")
+        cur = self.conn.execute(
+            "INSERT INTO plays(track_id, audio_hash, event, position_s, duration_s, at) "
+            "VALUES(?,?,?,?,?,?)",
+            (track_id, audio_hash, event, position_s, duration_s, time.time() if at is None else at),
+        )
+        return int(cur.lastrowid)
+
+    def plays(self, audio_hash: str | None = None, limit: int | None = None) -> list[PlayEvent]:
+        """Play events, newest first (all, or one audio's)."""
+        sql = "SELECT track_id, audio_hash, event, position_s, duration_s, at FROM plays"
+        args: list[object] = []
+        if audio_hash is not None:
+            sql += " WHERE audio_hash=?"
+            args.append(audio_hash)
+        sql += " ORDER BY at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [PlayEvent(*row) for row in self.conn.execute(sql, args)]
 
     def vector(self, audio_hash: str, model: str, kind: str) -> np.ndarray | None:
         row = self.conn.execute(

@@ -1,0 +1,60 @@
+"""``segue serve``: the web player at http://127.0.0.1:8050."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import secrets
+import sys
+
+from segue.api import Library
+from segue.errors import UserError
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (``localhost`` or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(lib: Library, args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from segue.web.app import create_app
+    except ImportError as exc:  # pragma: no cover - both are dependencies
+        raise UserError(f"the web player needs fastapi and uvicorn: {exc}") from None
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be between 1 and 65535, got {args.port}")
+    token = args.token
+    if not is_loopback(args.host) and not token:
+        token = secrets.token_urlsafe(24)
+    db = lib.path
+    lib.close()  # the app opens one connection per worker thread
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{shown}:{args.port}/"
+    if token:
+        url += f"?token={token}"
+        print(f"segue: access token: {token}", file=sys.stderr)
+    print(f"segue: serving {db} at {url}  (Ctrl-C stops)", file=sys.stderr)
+    app = create_app(db, token=token)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``segue serve``."""
+    p = sub.add_parser("serve", help="the web player (search, radio, journeys, map)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other needs a token)")  # fmt: skip
+    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--token", help="access token (default: none on loopback, a random one otherwise)")
+    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(handler=cmd_serve)

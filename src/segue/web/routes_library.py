@@ -1,0 +1,112 @@
+"""Library: status, search as you type, one track, its audio (HTTP Range), covers, similar."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse, Response
+
+from segue.web.deps import State
+from segue.web.search import search
+from segue.web.state import TrackNotFound
+
+router = APIRouter(tags=["library"])
+
+#: Container format (``tracks.format``, sniffed from the bytes) -> the audio MIME type.
+MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "mp4": "audio/mp4",
+    "wav": "audio/wav",
+    "aiff": "audio/aiff",
+    "asf": "audio/x-ms-wma",
+}
+_HASH_RE = re.compile(r"^[0-9a-fA-F]{16,128}$")
+
+TrackId = Annotated[int, Query(ge=1, le=2**62)]
+
+
+@router.get("/status")
+def status(st: State) -> dict:
+    """How many tracks the library holds and how many the player can use (analysed)."""
+    lib = st.library()
+    tracks = lib.store.count_tracks()
+    try:
+        view = st.view()
+        analysed = len(view.catalog)
+    except Exception:  # noqa: BLE001 - an empty library is a state, not an error, here
+        analysed = 0
+    return {"tracks": tracks, "analysed": analysed, "db": os.path.basename(str(st.db_path))}
+
+
+@router.get("/search")
+def search_tracks(
+    st: State,
+    q: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict:
+    """Tracks whose title, artist or album contain every word typed (empty: the library)."""
+    view = st.view()
+    return {"tracks": [view.track(r) for r in search(view.catalog, q, limit)]}
+
+
+@router.get("/tracks/{track_id}")
+def track(track_id: int, st: State) -> dict:
+    """One analysed track."""
+    view = st.view()
+    return view.track(view.row(track_id))
+
+
+@router.get("/tracks/{track_id}/audio", response_class=FileResponse)
+def audio(track_id: int, st: State) -> FileResponse:
+    """The track's own file, byte for byte, with HTTP Range support (seeking).
+
+    Only files the library knows are served, by id: no path ever comes from the request.
+    """
+    row = st.library().store.track(track_id) if 0 < track_id < 2**62 else None
+    if row is None:
+        raise TrackNotFound(f"no track with id {track_id}")
+    if not os.path.isfile(row.path):
+        raise HTTPException(404, f"the file of track {track_id} is gone; rescan the library")
+    return FileResponse(
+        row.path,
+        media_type=MEDIA_TYPES.get(row.format, "application/octet-stream"),
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+@router.get("/covers/{digest}")
+def cover(digest: str, st: State) -> Response:
+    """A cover image by its content hash (as found in a track's ``cover``)."""
+    if not _HASH_RE.match(digest):
+        raise HTTPException(404, "no such cover")
+    got = st.library().store.cover(digest.lower())
+    if got is None:
+        raise HTTPException(404, "no such cover")
+    mime, data = got
+    if not mime.startswith("image/"):
+        mime = "application/octet-stream"
+    return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=86400, immutable"})
+
+
+@router.get("/similar")
+def similar(
+    id: TrackId,
+    st: State,
+    n: Annotated[int, Query(ge=1, le=200)] = 10,
+) -> dict:
+    """The ``n`` nearest tracks by listening (the same call as ``segue similar``)."""
+    lib, view = st.request_library()
+    view.row(id)  # an unknown id is a 404, not a fuzzy text search for the digits
+    rows = lib.similar(str(id), n)
+    out = []
+    for r in rows:
+        t = view.track(view.row(int(r["id"])))
+        t["similarity"] = r.get("similarity")
+        out.append(t)
+    return {"seed": id, "tracks": out}

@@ -1,0 +1,120 @@
+"""Outside audio as a seed: a dropped-in file, or ~10 s of the room from the microphone.
+
+The upload is streamed to a temporary file (size-capped), its format is checked from its bytes
+(:func:`segue.audio.formats.sniff_format`, not the name or the declared type), it is analysed
+with the same pipeline as a scan (:func:`segue.listen.pipeline.analyse_file`) and deleted.
+Nothing is added to the library. The answer is the nearest library tracks; the page starts a
+radio from the best one (an outside file stands for its nearest track, as in the CLI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+
+from segue.audio.formats import NotAudioError, sniff_format
+from segue.web.deps import State
+from segue.web.state import AppState
+
+router = APIRouter(tags=["seeds"])
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+_CHUNK = 1 << 20
+
+
+def _too_big() -> HTTPException:
+    return HTTPException(413, f"the file is too big: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+
+
+def check_length(request: Request) -> None:
+    """Refuse an announced oversize body before reading it."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
+        raise _too_big()
+
+
+def _save(upload: UploadFile) -> str:
+    fd, path = tempfile.mkstemp(prefix="segue-upload-", suffix=".audio")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := upload.file.read(_CHUNK):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    raise _too_big()
+                out.write(chunk)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    if size == 0:
+        os.unlink(path)
+        raise HTTPException(422, "the file is empty")
+    return path
+
+
+def analyse_upload(st: AppState, upload: UploadFile) -> np.ndarray:
+    """The unit track vector of an uploaded audio file (the file is deleted afterwards)."""
+    from segue.listen.pipeline import analyse_file
+
+    path = _save(upload)
+    try:
+        try:
+            sniff_format(path)
+        except NotAudioError as exc:
+            raise HTTPException(415, f"not a supported audio file: {exc}") from None
+        with st.hook_lock:  # one model, one inference at a time
+            vector = analyse_file(path, st.hook())["track"]
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / (float(np.linalg.norm(vector)) or 1.0)
+
+
+def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:
+    view = st.view()
+    idx, scores = view.catalog.get_index().search(vector, n)
+    out = []
+    for row, score in zip(idx[0], scores[0], strict=True):
+        if row < 0:
+            continue
+        t = view.track(int(row))
+        t["similarity"] = round(float(score), 4)
+        out.append(t)
+    return out
+
+
+@router.post("/seed", dependencies=[Depends(check_length)])
+def seed_from_file(
+    st: State,
+    file: Annotated[UploadFile, File(description="any audio file (at most 50 MB)")],
+    n: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict:
+    """Analyse a dropped-in audio file and return the library tracks nearest to it."""
+    st.view()  # fail fast (409) on an empty library, before the expensive analysis
+    vector = analyse_upload(st, file)
+    return {"name": os.path.basename(file.filename or "upload"), "tracks": _nearest(st, vector, n)}
+
+
+@router.post("/listen", dependencies=[Depends(check_length)])
+def listen(
+    st: State,
+    file: Annotated[UploadFile, File(description="a short recording of the room, WAV")],
+    n: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict:
+    """What is playing in the room, and what from the library should come next.
+
+    ``match`` is the library track nearest to the recording (probably what is playing, if it
+    is in the library); ``next`` are the tracks to follow it, the match excluded.
+    """
+    st.view()
+    vector = analyse_upload(st, file)
+    near = _nearest(st, vector, n + 1)
+    match = near[0] if near else None
+    return {"match": match, "next": near[1:] if match else []}
