@@ -30,6 +30,7 @@ run: $(STAMP)
 	@test -n "$(MUSIC)" || (echo "usage: make run MUSIC=<folder>" >&2; exit 1)
 	$(BIN)/segue scan "$(MUSIC)"
 	$(BIN)/segue status
+	$(BIN)/segue serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench

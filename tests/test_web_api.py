@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import pytest
 from fastapi.testclient import TestClient
 
@@ -125,15 +126,30 @@ def test_journey_and_exports(client: TestClient, lib_db: tuple[Path, Path], tmp_
         paths = read_playlist(out)
         assert len(paths) == 5 and all(Path(p).exists() for p in paths)
         assert Path(paths[0]).name == "01 First Song.mp3"
-    mix = client.post("/api/mix", json={"ids": [a, b]})
-    assert mix.status_code == 501 and mix.json()["detail"] == "mixes are not available yet"
+    started = client.post("/api/mix", json={"ids": [t["id"] for t in got[:3]], "format": "ogg", "fade": 2})
+    assert started.status_code == 202, started.text
+    job = started.json()["job"]
+    deadline = time.monotonic() + 120
+    while (state := client.get(f"/api/mix/{job}").json())["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert state["state"] == "done" and state["progress"] == 1.0, state
+    res = client.get(f"/api/mix/{job}/file")
+    assert res.status_code == 200 and res.headers["content-type"] == "audio/ogg"
+    mix = tmp_path / "mix.ogg"
+    mix.write_bytes(res.content)
+    with av.open(str(mix)) as container:
+        assert float(container.duration or 0) / 1e6 > 3.0  # three tracks, overlapped
+    assert client.get("/api/mix/nope").status_code == 404
+    assert client.post("/api/mix", json={"ids": [999999]}).status_code == 404
+    assert client.post("/api/mix", json={"ids": [a], "format": "exe"}).status_code == 422
 
 
 def test_map_points(client: TestClient) -> None:
     m = client.get("/api/map").json()
     n = len(m["ids"])
     assert n == 15 and len(m["x"]) == len(m["y"]) == len(m["tag"]) == len(m["title"]) == n
-    assert all(0 <= v <= 1 for v in m["x"] + m["y"]) and m["method"] in ("pca", "layout")
+    assert all(0 <= v <= 1 for v in m["x"] + m["y"]) and m["method"] == "tsne"
     assert all(0 <= c < len(m["tag_names"]) for c in m["tag"]) and m["tag_names"][0]
     assert len(set(zip(m["x"], m["y"], strict=True))) > n // 2  # the points are spread out
 

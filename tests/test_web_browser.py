@@ -225,7 +225,13 @@ def test_journey_build_preview_export(page, shots: Path, tmp_path: Path) -> None
         paths = read_playlist(out)
         assert len(paths) == 5 and Path(paths[0]).name == "01 First Song.mp3"
     page.click("#render-mix")
-    page.wait_for_function("() => document.getElementById('mix-status').textContent.includes('not available yet')")
+    page.wait_for_function("() => document.getElementById('mix-status').textContent.startsWith('Done')",
+                           timeout=120_000)  # fmt: skip
+    with page.expect_download() as dl:
+        page.click("#mix-download")
+    mix = tmp_path / "journey-mix.ogg"
+    dl.value.save_as(mix)
+    assert mix.stat().st_size > 10_000
     page.click("#jplay")
     page.wait_for_function("() => document.getElementById('title').textContent === 'First Song'")
     assert queue_titles(page) == got[1:]

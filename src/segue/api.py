@@ -190,6 +190,15 @@ class Library:
         if pooling not in POOLINGS:
             raise UserError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
 
+    def use_catalog(self, catalog: Any) -> None:
+        """Install a catalogue built elsewhere (e.g. shared by the web app's threads) for the
+        current vector source; ``None`` drops it so the next call rebuilds from the store."""
+        key = (self.features, self.pooling)
+        if catalog is None:
+            self._catalogs.pop(key, None)
+        else:
+            self._catalogs[key] = catalog
+
     def catalog(self, features: str | None = None, pooling: str | None = None) -> Any:
         """The analysed tracks as the playlist engine's :class:`~segue.playlist.catalog.Catalog`.
 

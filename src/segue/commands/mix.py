@@ -114,7 +114,8 @@ def _mix_tracks(lib: Library, paths: Sequence[str]) -> tuple[list[MixTrack], byt
 
 
 def mix_paths(lib: Library, paths: Sequence[str], output: str, *, title: str | None = None,
-              cover: bytes | None = None, progress: bool = True, **options: Any) -> MixResult:  # fmt: skip
+              cover: bytes | None = None, progress: bool = True,
+              on_progress: Any = None, **options: Any) -> MixResult:  # fmt: skip
     """Render the files at ``paths`` as one mix at ``output`` (see :func:`_options` for
     ``options``: target_lufs, true_peak, fade, beatmatch, tempo_tolerance, max_stretch,
     bass_swap). ``cover`` defaults to the first track's cover."""
@@ -125,7 +126,7 @@ def mix_paths(lib: Library, paths: Sequence[str], output: str, *, title: str | N
         raise UserError("nothing to mix: the playlist is empty")
     tracks, first_cover = _mix_tracks(lib, paths)
     return render_mix(tracks, output, mix_options, title=title, cover=cover or first_cover,
-                      progress=progress)  # fmt: skip
+                      progress=progress, on_progress=on_progress)  # fmt: skip
 
 
 def mix_rows(lib: Library, rows: Sequence[int], output: str, **options: Any) -> MixResult:

@@ -186,8 +186,13 @@ def render_mix(
     cover: bytes | None = None,
     progress: bool = True,
     warn: Warn = _stderr_warn,
+    on_progress: Callable[[float], None] | None = None,
 ) -> MixResult:
-    """Render ``tracks`` in order as one mix at ``output`` (format from the extension)."""
+    """Render ``tracks`` in order as one mix at ``output`` (format from the extension).
+
+    ``on_progress`` is called with the share rendered so far (0..1) after every block, for
+    callers that show their own progress (the web app).
+    """
     from segue.playlist.export import atomic_write_text
     from segue.progress import Progress
 
@@ -239,6 +244,8 @@ def render_mix(
                 t1 = min(total, t0 + block)
                 writer.write(limiter.process(renderer.block(t0, t1)))
                 bar.advance(1)
+                if on_progress is not None:
+                    on_progress(t1 / total)
             writer.write(limiter.flush())
             writer.finish()
     finally:

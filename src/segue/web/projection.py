@@ -1,15 +1,15 @@
 """Where each track sits on the collection map: 2-D coordinates for every catalogue row.
 
-:func:`project` is the one entry point the web app calls. It uses the map issue's projection
-when there is one (``segue.art.layout.project_library``, looked up lazily so this module works
-before it lands) and otherwise a fast default: PCA of the unit track vectors to two dimensions
-(an SVD of the centred matrix; 100k x 200 takes well under a second). Either way the result is
+:func:`project` is the one entry point the web app calls. It uses the same t-SNE layout as
+``segue map`` (:func:`segue.art.layout.projection`, cached on disk and shared with it) for
+libraries up to :data:`TSNE_MAX_TRACKS` tracks, where it takes seconds; above that a request
+cannot wait minutes, so the fast default is used: PCA of the unit track vectors to two
+dimensions (an SVD of the centred matrix; 100k x 200 takes well under a second). Either way the result is
 scaled to [0, 1] on both axes and cached on the catalogue, so it is computed once per rebuild.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -39,20 +39,25 @@ def _scale01(xy: np.ndarray) -> np.ndarray:
     return ((xy - lo) / span).astype(np.float32)
 
 
+TSNE_MAX_TRACKS = 3000
+
+
 def _external(lib: Any, catalog: Any) -> np.ndarray | None:
-    """The map issue's projection, if that module exists and has one for this catalogue."""
+    """The collection map's t-SNE layout for these rows, or None (too big, or it failed)."""
+    if len(catalog) > TSNE_MAX_TRACKS or len(catalog) < 3:
+        return None
+    from segue.art.layout import projection
+
     try:
-        layout = importlib.import_module("segue.art.layout")
-    except ImportError:
+        by_id = projection(lib, "tsne")
+    except Exception as exc:  # noqa: BLE001 - the map must still draw: fall back to PCA
+        import sys
+
+        print(f"warning: map layout failed, using PCA: {exc}", file=sys.stderr)
         return None
-    fn = getattr(layout, "project_library", None)
-    if fn is None:
+    if not all(int(i) in by_id for i in catalog.ids):
         return None
-    xy = fn(lib, catalog)
-    if xy is None:
-        return None
-    xy = np.asarray(xy, dtype=np.float32)
-    return xy if xy.shape == (len(catalog), 2) else None
+    return np.asarray([by_id[int(i)] for i in catalog.ids], dtype=np.float32)
 
 
 def project(lib: Any, catalog: Any) -> tuple[np.ndarray, str]:
@@ -61,7 +66,7 @@ def project(lib: Any, catalog: Any) -> tuple[np.ndarray, str]:
     if cached is not None:
         return cached
     xy = _external(lib, catalog) if lib is not None else None
-    method = "layout"
+    method = "tsne"
     if xy is None:
         xy, method = pca_2d(catalog.vectors), "pca"
     result = (_scale01(xy) if len(xy) else xy, method)

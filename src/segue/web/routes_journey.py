@@ -1,15 +1,20 @@
-"""Journeys through waypoints, playlist export (M3U/XSPF/...), and the mix render stub."""
+"""Journeys through waypoints, playlist export (M3U/XSPF/...), and mix renders (background jobs)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import secrets
+import shutil
 import tempfile
-from typing import Literal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from segue.web.deps import State
@@ -80,8 +85,94 @@ def export(req: ExportRequest, st: State) -> Response:
     )
 
 
-@router.post("/mix", status_code=501)
-def mix() -> JSONResponse:
-    """Render a continuous mix of a track list. STUB: wired up when the mix renderer lands."""
-    # TODO(lead): call the mix renderer here (job id + progress polling + download).
-    return JSONResponse({"detail": "mixes are not available yet"}, status_code=501)
+class MixRequest(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=500, description="track ids, in order")
+    format: Literal["ogg", "mp3", "opus", "flac", "wav"] = "ogg"
+    fade: float = Field(default=8.0, ge=0.5, le=30.0, description="crossfade seconds")
+
+
+@dataclass
+class MixJob:
+    """One background render; the page polls it and then downloads the file."""
+
+    id: str
+    folder: str
+    path: str
+    state: str = "running"  # running | done | error
+    progress: float = 0.0
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+_JOBS: dict[str, MixJob] = {}
+_JOBS_LOCK = threading.Lock()
+MAX_RUNNING_MIXES = 2
+KEEP_FINISHED = 8
+
+
+def _forget_old_jobs() -> None:
+    finished = [j for j in _JOBS.values() if j.state != "running"]
+    for job in sorted(finished, key=lambda j: j.started)[: max(0, len(finished) - KEEP_FINISHED)]:
+        _JOBS.pop(job.id, None)
+        shutil.rmtree(job.folder, ignore_errors=True)
+
+
+def _render(job: MixJob, st: Any, paths: list[str], fade: float) -> None:
+    from segue.commands.mix import mix_paths
+
+    def progress(share: float) -> None:
+        job.progress = round(share, 3)
+
+    try:
+        lib = st.library()
+        mix_paths(lib, paths, job.path, title="segue journey", progress=False,
+                  on_progress=progress, fade=fade)  # fmt: skip
+        job.progress, job.state = 1.0, "done"
+    except Exception as exc:  # noqa: BLE001 - reported to the page, never raised into a thread
+        job.state, job.error = "error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@router.post("/mix", status_code=202)
+def mix(req: MixRequest, st: State) -> dict:
+    """Start rendering the tracks as one continuous mix; poll ``/api/mix/{job}``."""
+    _, view = st.request_library()
+    rows = [view.row(i) for i in req.ids]  # 404 for an unknown id
+    paths = [view.catalog.path[r] for r in rows]
+    with _JOBS_LOCK:
+        if sum(j.state == "running" for j in _JOBS.values()) >= MAX_RUNNING_MIXES:
+            raise HTTPException(429, "two mixes are already rendering; try again when one is done")
+        _forget_old_jobs()
+        folder = tempfile.mkdtemp(prefix="segue-mix-")
+        job = MixJob(id=secrets.token_urlsafe(8), folder=folder,
+                     path=os.path.join(folder, f"segue-mix.{req.format}"))  # fmt: skip
+        _JOBS[job.id] = job
+    threading.Thread(target=_render, args=(job, st, paths, req.fade), daemon=True).start()
+    return {"job": job.id, "state": job.state}
+
+
+def _job(job_id: str) -> MixJob:
+    job = _JOBS.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no mix job {job_id!r}")
+    return job
+
+
+@router.get("/mix/{job_id}")
+def mix_status(job_id: str) -> dict:
+    """A render's state (running, done, error), progress 0..1 and error message."""
+    job = _job(job_id)
+    return {"job": job.id, "state": job.state, "progress": job.progress, "error": job.error}
+
+
+@router.get("/mix/{job_id}/file")
+def mix_file(job_id: str) -> FileResponse:
+    """The finished mix, as a download."""
+    job = _job(job_id)
+    if job.state != "done":
+        raise HTTPException(409, f"the mix is {job.state}, not done")
+    ext = os.path.splitext(job.path)[1]
+    return FileResponse(job.path, filename=f"segue-mix{ext}", media_type=MIX_TYPES[ext])
+
+
+MIX_TYPES = {".ogg": "audio/ogg", ".mp3": "audio/mpeg", ".opus": "audio/ogg",
+             ".flac": "audio/flac", ".wav": "audio/wav"}  # fmt: skip

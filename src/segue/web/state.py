@@ -145,7 +145,7 @@ class AppState:
 
     def _build(self, lib: Library) -> CatalogView:
         t0 = time.perf_counter()
-        lib._catalog = None  # Library caches its catalogue per instance; we want a fresh one
+        lib.use_catalog(None)  # Library caches its catalogue per instance; we want a fresh one
         try:
             cat = lib.catalog()
         except UserError as exc:
@@ -164,9 +164,8 @@ class AppState:
         """This thread's library with the shared catalogue installed, and the view."""
         view = self.view()
         lib = self.library()
-        # Library keeps its catalogue in a private slot and has no setter; sharing one built
-        # catalogue across threads is what keeps each request cheap.
-        lib._catalog = view.catalog
+        # Sharing one built catalogue across threads is what keeps each request cheap.
+        lib.use_catalog(view.catalog)
         return lib, view
 
     # -- the listening models (uploads, microphone) ----------------------------------------------

@@ -519,16 +519,30 @@ $("export-xspf").addEventListener("click", () => download(journey.tracks.map((t)
 
 $("render-mix").addEventListener("click", async () => {
   const prog = $("mix-progress");
+  const link = $("mix-download");
+  link.hidden = true;
   prog.hidden = false;
-  prog.removeAttribute("value");
+  prog.value = 0;
   $("mix-status").textContent = "Rendering…";
+  $("render-mix").disabled = true;
   try {
-    await api("/api/mix", { json: { ids: journey.tracks.map((t) => t.id) } });
-    $("mix-status").textContent = "Done";
+    const job = await api("/api/mix", { json: { ids: journey.tracks.map((t) => t.id) } });
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      const st = await api(`/api/mix/${encodeURIComponent(job.job)}`);
+      prog.value = Math.round(100 * st.progress);
+      $("mix-status").textContent = `Rendering… ${Math.round(100 * st.progress)} %`;
+      if (st.state === "error") throw new Error(st.error || "the render failed");
+      if (st.state === "done") break;
+    }
+    link.href = `/api/mix/${encodeURIComponent(job.job)}/file`;
+    link.hidden = false;
+    $("mix-status").textContent = "Done: the mix is ready.";
   } catch (e) {
-    $("mix-status").textContent = e.status === 501 ? "Mixes are not available yet." : `Mix failed: ${e.message}`;
+    $("mix-status").textContent = `Mix failed: ${e.message}`;
   } finally {
     prog.hidden = true;
+    $("render-mix").disabled = journey.tracks.length === 0;
   }
 });
 
