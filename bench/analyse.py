@@ -85,7 +85,7 @@ def main() -> None:
             t2 = time.perf_counter()
             stage["decode"] += t1 - t0
             stage["prepare"] += t2 - t1
-            if sum(len(p.patches) for p in batch) >= hook.batch_patches or f == files[-1]:
+            if sum(len(p.patches) for p in batch) >= hook.batch_size or f == files[-1]:
                 t3 = time.perf_counter()
                 per = hook.embed(np.concatenate([p.patches for p in batch]))
                 offset = 0

@@ -162,10 +162,11 @@ def _emit_playlist(lib: Library, rows: list[int], args: argparse.Namespace, extr
         _print_json(data)
     elif not args.output:
         for n, part in enumerate(parts):
+            rows_json = lib.track_rows_json(part)
             if sides > 1:
-                minutes = sum(r["duration"] for r in lib.track_rows_json(part)) / 60
+                minutes = sum(r["duration"] for r in rows_json) / 60
                 print(f"Side {chr(65 + n)} ({minutes:.0f} min)")
-            _print_rows(lib.track_rows_json(part))
+            _print_rows(rows_json)
     return 0
 
 

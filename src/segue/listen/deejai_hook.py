@@ -19,6 +19,7 @@ import numpy as np
 from segue.audio.spectrum import deejai_slices
 from segue.errors import DecodeError, UserError
 from segue.library.store import Store
+from segue.listen.batching import BatchingHook
 
 MODEL = "deejai"
 DEEJAI_RATE = 22050
@@ -26,29 +27,23 @@ EDGE_SLICES = 3  # 3 x 5 s = the same ~15 s edges as MusiCNN's intro/outro
 SILENCE_RMS = 1e-4
 
 
-class DeejAIHook:
+class DeejAIHook(BatchingHook):
     """Analyse with Deej-AI's audio encoder from a user-supplied weights file."""
 
     model = MODEL
     decode_rates = (DEEJAI_RATE,)
+    _main_only = ("_model",)
 
     def __init__(self, weights: str | os.PathLike[str], device: str | None = None, batch_slices: int = 64) -> None:
         from segue.listen.models.deejai import MODEL_VERSION
 
+        super().__init__(batch_slices)
         self.weights = Path(weights).expanduser()
         if not self.weights.exists():
             raise UserError(f"--weights: no such file: {self.weights}")
         self.version = MODEL_VERSION
         self.device = device
-        self.batch_slices = batch_slices
         self._model: Any = None
-        self._queue: list[tuple[str, np.ndarray]] = []
-        self._queued = 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.update(_model=None, _queue=[], _queued=0)
-        return state
 
     def load_models(self) -> None:
         """Load the weights now, so a bad file fails before the walk (one-line UserError)."""
@@ -68,19 +63,8 @@ class DeejAIHook:
             raise DecodeError("silent audio")
         return deejai_slices(mono)
 
-    def consume(self, store: Store, audio_hash: str, prepared: np.ndarray) -> None:
-        self._queue.append((audio_hash, prepared))
-        self._queued += len(prepared)
-        if self._queued >= self.batch_slices:
-            self._run(store)
-
-    def fail(self, store: Store, audio_hash: str, error: str) -> None:
-        store.record_analysis(audio_hash, self.model, self.version, {}, error=error)
-
-    def finish(self, store: Store) -> None:
-        if self._queue:
-            with store.transaction():
-                self._run(store)
+    def _slices(self, prepared: np.ndarray) -> int:
+        return len(prepared)
 
     def embed(self, slices: np.ndarray) -> np.ndarray:
         """``(S, 96, 216)`` slices -> ``(S, 100)`` vectors."""
@@ -105,8 +89,7 @@ class DeejAIHook:
             "outro": unit[-EDGE_SLICES:].mean(axis=0).astype(np.float32),
         }
 
-    def _run(self, store: Store) -> None:
-        queue, self._queue, self._queued = self._queue, [], 0
+    def _store_batch(self, store: Store, queue: list[tuple[str, np.ndarray]]) -> None:
         vectors = self.embed(np.concatenate([s for _, s in queue]))
         offset = 0
         for audio_hash, slices in queue:

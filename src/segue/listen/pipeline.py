@@ -34,6 +34,7 @@ import numpy as np
 from segue.audio.spectrum import musicnn_logmel, musicnn_patches
 from segue.errors import DecodeError
 from segue.library.store import Store
+from segue.listen.batching import BatchingHook
 
 MODEL = "musicnn"
 PIPELINE_VERSION = "musicnn-0.1.0+p3"
@@ -106,29 +107,21 @@ def analysed_patches(n_patches: int, music_start: float, music_end: float, strid
     return np.array(sorted(keep))
 
 
-class ListeningHook:
+class ListeningHook(BatchingHook):
     """The :class:`~segue.library.scan.AnalysisHook` that turns decoded audio into vectors."""
 
     model = MODEL
     version = PIPELINE_VERSION
     decode_rates = (DESCRIPTOR_RATE, MUSICNN_RATE)
+    _main_only = ("_models",)
 
     def __init__(self, device: str | None = None, batch_patches: int = 128, descriptors: bool = True,
                  patch_stride: int = PATCH_STRIDE) -> None:  # fmt: skip
+        super().__init__(batch_patches)
         self.device = device
         self.patch_stride = patch_stride
-        self.batch_patches = batch_patches
         self.descriptors = descriptors
         self._models: tuple[Any, Any] | None = None
-        self._queue: list[tuple[str, Prepared]] = []
-        self._queued_patches = 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Workers only need ``prepare``: never ship models or queued work to them.
-        return {"device": self.device, "batch_patches": self.batch_patches,
-                "patch_stride": self.patch_stride,
-                "descriptors": self.descriptors, "_models": None, "_queue": [],
-                "_queued_patches": 0}  # fmt: skip
 
     def load_models(self) -> None:
         """Load (downloading on first use) both MusiCNN models; raises a UserError if it can't."""
@@ -152,19 +145,8 @@ class ListeningHook:
             prepared.positions = keep
         return prepared
 
-    def consume(self, store: Store, audio_hash: str, prepared: Prepared) -> None:
-        self._queue.append((audio_hash, prepared))
-        self._queued_patches += len(prepared.patches)
-        if self._queued_patches >= self.batch_patches:
-            self._run(store)
-
-    def fail(self, store: Store, audio_hash: str, error: str) -> None:
-        store.record_analysis(audio_hash, self.model, self.version, {}, error=error)
-
-    def finish(self, store: Store) -> None:
-        if self._queue:
-            with store.transaction():
-                self._run(store)
+    def _slices(self, prepared: Prepared) -> int:
+        return len(prepared.patches)
 
     def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         """Per-patch outputs of both models for ``(P, 187, 96)`` patches."""
@@ -214,8 +196,7 @@ class ListeningHook:
         vectors.update(prepared.features)
         return vectors
 
-    def _run(self, store: Store) -> None:
-        queue, self._queue, self._queued_patches = self._queue, [], 0
+    def _store_batch(self, store: Store, queue: list[tuple[str, Prepared]]) -> None:
         per_patch = self.embed(np.concatenate([p.patches for _, p in queue]))
         offset = 0
         for audio_hash, prepared in queue:
