@@ -267,11 +267,50 @@ def test_token_required_off_loopback(lib_db: tuple[Path, Path]) -> None:
     assert guarded.get("/api/search").status_code == 200  # the cookie carries on
 
 
-def test_serve_command_token(lib_db: tuple[Path, Path]) -> None:
+def test_serve_command_off_loopback_prints_a_token_and_requires_it(lib_db: tuple[Path, Path]) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
     from segue.commands.serve import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segue.cli", "--db", str(lib_db[1]), "serve", "--host", "0.0.0.0",
+         "--port", str(port)],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        token = None
+        deadline = time.monotonic() + 60
+        while token is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if line.startswith("segue: access token: "):
+                token = line.split(": ", 2)[2].strip()
+        assert token and len(token) >= 20
+        url = f"http://127.0.0.1:{port}/api/status"
+        while True:  # the banner comes before uvicorn listens
+            try:
+                refused = httpx.get(url, timeout=5)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert refused.status_code == 401
+        allowed = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert allowed.status_code == 200 and allowed.json()["tracks"] > 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_keeps_working_while_library_changes(lib_db: tuple[Path, Path], tmp_path: Path) -> None:
