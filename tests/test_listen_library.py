@@ -158,3 +158,28 @@ def test_mtt_tags_from_every_other_patch_match_the_full_average(tmp_path: Path) 
     assert len(prepared.patches) >= 9
     np.testing.assert_allclose(stored, full, atol=0.05)
     assert np.argmax(stored) == np.argmax(full)
+
+
+def test_scan_precision_fp32_and_int8_agree(tmp_path: Path) -> None:
+    from segue.listen.models.musicnn import int8_available
+
+    music = tmp_path / "music"
+    write_audio(music / "a.ogg", seconds=12.0, seed=21)
+    write_audio(music / "b.mp3", seconds=12.0, seed=22)
+    vectors = {}
+    for precision in ("fp32", "auto"):
+        db = tmp_path / f"{precision}.db"
+        done = run_cli("--db", str(db), "scan", str(music), "--precision", precision, "--workers", "1")
+        assert done.returncode == 0, done.stderr
+        with Store(db) as store:
+            vectors[precision] = store.vectors(MODEL, "track")
+    assert vectors["fp32"].keys() == vectors["auto"].keys() and len(vectors["fp32"]) == 2
+    for key, exact in vectors["fp32"].items():
+        got = vectors["auto"][key]
+        cos = float(exact @ got) / float(np.linalg.norm(exact) * np.linalg.norm(got))
+        if int8_available():  # auto ran int8: close, not equal
+            assert cos > 0.999 and not np.array_equal(exact, got)
+        else:
+            np.testing.assert_allclose(got, exact, atol=1e-5)
+    bad = run_cli("--db", str(tmp_path / "x.db"), "scan", str(music), "--precision", "fp16")
+    assert bad.returncode == 1 and "invalid choice" in bad.stderr

@@ -201,6 +201,99 @@ def test_same_padding_split_matters(models: dict, monkeypatch: pytest.MonkeyPatc
     assert np.abs(got["taggram"] - d["MSD_musicnn__taggram"]).max() > ATOL["taggram"]
 
 
+# ---- int8 front end --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def int8_models(models: dict) -> dict[str, torch.nn.Module]:
+    from segue.listen.models.musicnn import int8_available, load_musicnn
+
+    if not int8_available():
+        pytest.skip("this torch/CPU has no oneDNN int8 convolution (int8 runs on x86 only)")
+    return {name: load_musicnn(name, device="cpu", precision="int8") for name in MODELS}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("model", MODELS)
+def test_int8_stays_close_to_the_original_model(int8_models: dict, model: str, case: str) -> None:
+    # Against the TensorFlow outputs themselves: what the int8 front end costs in fidelity.
+    d = fixture(case)
+    got = run(int8_models[model], d["patches"])
+    want = d[f"{model}__penultimate"]
+    cos = np.sum(got["penultimate"] * want, axis=1) / (
+        np.linalg.norm(got["penultimate"], axis=1) * np.linalg.norm(want, axis=1)
+    )
+    assert cos.min() > 0.997, cos.min()
+    track = got["penultimate"].mean(axis=0) @ want.mean(axis=0) / (
+        np.linalg.norm(got["penultimate"].mean(axis=0)) * np.linalg.norm(want.mean(axis=0))
+    )
+    assert track > 0.999, track
+    tags = np.abs(got["taggram"] - d[f"{model}__taggram"])
+    assert tags.max() < 0.04 and tags.mean() < 2e-3, (tags.max(), tags.mean())
+
+
+def test_int8_branch_is_an_exact_integer_convolution(models: dict) -> None:
+    # The oneDNN call must equal a float conv of the dequantised input and weights: this checks
+    # the packing (which is given a dummy input scale), the scale and zero point, the batching
+    # in steps and the channels-last max over mel.
+    import torch.nn.functional as F
+
+    from segue.listen.models import musicnn as mnn
+
+    if not mnn.int8_available():
+        pytest.skip("this torch/CPU has no oneDNN int8 convolution (int8 runs on x86 only)")
+    model = models["MSD_musicnn"]
+    patches = np.concatenate([fixture("asc_frontiers")["patches"], fixture("synthetic")["patches"]])
+    x = torch.from_numpy(patches[:6]).unsqueeze(1)  # 6: the temporal branch's steps of 4 + 2
+    x = F.pad(x * 0.5 - 1.0, (0, 0, 3, 3))  # values of both signs, like the BN'd input
+    q, x_scale, x_zero = mnn._quantize(x, -1.5, 2.5)
+    assert q.dtype == torch.uint8 and int(q.min()) < x_zero < int(q.max())
+    dq = (q.float() - x_zero) * x_scale
+    assert float((dq - x).abs().max()) <= x_scale / 2 + 1e-6  # nothing clipped in this range
+    for conv, bn, step in ((model.timbral_convs[0], model.timbral_bns[0], 1),
+                           (model.temporal_convs[2], model.temporal_bns[2], 4)):  # fmt: skip
+        branch = mnn._Int8ConvMaxOverMel(conv, bn, step)
+        with torch.inference_mode():
+            got = branch(q, x_scale, x_zero)
+            w = branch.w_scale.view(-1, 1, 1, 1) * torch.round(
+                conv.weight * branch.sign.view(-1, 1, 1, 1) / branch.w_scale.view(-1, 1, 1, 1))
+            ref = torch.nn.Conv2d(1, w.shape[0], tuple(w.shape[2:]))
+            ref.weight.copy_(w * branch.sign.view(-1, 1, 1, 1))  # the reference flips it back
+            ref.bias.copy_(conv.bias)
+            want = mnn._conv_relu_bn_max_over_mel(dq, ref, bn)
+        assert got.shape == want.shape == (6, w.shape[0], x.shape[2] - w.shape[2] + 1)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-4, rtol=1e-5)
+
+
+def test_int8_input_range_holds_every_log_mel() -> None:
+    from segue.listen.models.musicnn import LOGMEL_MAX
+
+    sr = 16000
+    t = np.arange(3 * sr) / sr
+    square = np.sign(np.sin(2 * np.pi * 100 * t)).astype(np.float32)  # the loudest spectrum
+    assert musicnn_logmel(square).max() < LOGMEL_MAX
+    assert musicnn_logmel(np.zeros(sr, np.float32)).min() >= 0.0
+
+
+def test_int8_patches_do_not_depend_on_their_batch(int8_models: dict) -> None:
+    d = fixture("asc_machine_wars")
+    model = int8_models["MSD_musicnn"]
+    batched = run(model, d["patches"])
+    single = np.concatenate([run(model, d["patches"][i : i + 1])["penultimate"]
+                             for i in range(len(d["patches"]))])  # fmt: skip
+    np.testing.assert_allclose(single, batched["penultimate"], atol=1e-4)
+
+
+def test_precision_choice() -> None:
+    from segue.listen.models.musicnn import int8_available, resolve_precision
+
+    assert resolve_precision("auto", "cpu") == ("int8" if int8_available() else "fp32")
+    assert resolve_precision("auto", "cuda") == "fp32"
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="int8"):
+        resolve_precision("int8", "cuda")
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp16", "cpu")
+
+
 # ---- weights cache --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -59,6 +59,14 @@ def cmd_scan(lib: Library, args: argparse.Namespace) -> int:
         hook.load_models()
     elif args.weights:
         raise UserError("--weights is for --model deejai; MusiCNN's weights are fetched by segue")
+    elif args.precision != "auto" and not args.no_analysis:
+        from segue.listen.pipeline import ListeningHook
+
+        hook = ListeningHook(precision=args.precision)
+        try:
+            hook.load_models()
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     try:
         report = lib.scan(
             args.folders, full=args.full, workers=args.workers, analyse=not args.no_analysis,
@@ -308,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="listening model (deejai needs --weights)")  # fmt: skip
     p.add_argument("--weights", metavar="FILE",
                    help="Deej-AI weights: teticio/audio-encoder's diffusion_pytorch_model.bin")  # fmt: skip
+    p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                   help="MusiCNN front end: int8 is about 1.7x faster on x86 CPUs, fp32 is the "
+                        "exact port (auto: int8 where available)")  # fmt: skip
     p.set_defaults(handler=cmd_scan)
 
     p = sub.add_parser("tracks", help="list the tracks in the library")

@@ -116,9 +116,11 @@ class ListeningHook(BatchingHook):
     _main_only = ("_models",)
 
     def __init__(self, device: str | None = None, batch_patches: int = 128, descriptors: bool = True,
-                 patch_stride: int = PATCH_STRIDE) -> None:  # fmt: skip
+                 patch_stride: int = PATCH_STRIDE, precision: str = "auto") -> None:  # fmt: skip
         super().__init__(batch_patches)
         self.device = device
+        #: MusiCNN's front-end precision (``auto``: int8 on x86 CPUs, see models.musicnn)
+        self.precision = precision
         self.patch_stride = patch_stride
         self.descriptors = descriptors
         self._models: tuple[Any, Any] | None = None
@@ -132,8 +134,8 @@ class ListeningHook(BatchingHook):
 
             torch.set_num_threads(max(1, os.cpu_count() or 1))
             self._models = (
-                load_musicnn("MSD_musicnn", self.device),
-                load_musicnn("MTT_musicnn", self.device),
+                load_musicnn("MSD_musicnn", self.device, self.precision),
+                load_musicnn("MTT_musicnn", self.device, self.precision),
             )
 
     def prepare(self, audio: dict[int, np.ndarray]) -> Prepared:
