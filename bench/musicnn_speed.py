@@ -11,6 +11,11 @@ Formulations (all give the same outputs; the tests check the default one against
   of the batch whose output map fits in ``_CPU_BLOCK_BYTES`` (1-2 patches);
 * ``fused/sliced+channels_last``: the same with channels-last (NHWC) conv inputs;
 * ``fused/whole/chunk4``: fused/whole fed 4 patches at a time from outside.
+* ``int8``: the shipped int8 front end (``precision="int8"``: oneDNN int8 convolutions, one
+  patch per call for the timbral branches and four for the temporal ones, channels-last max
+  pooling over mel); not the same outputs (close: see the tests and BENCHMARKS.md);
+* ``int8/amax``: the same with ``amax`` over the mel axis instead of the pooling;
+* ``int8/temporal-step1``: the same with one patch per call for the temporal branches too.
 
 Prints the median wall-clock patches/s over ``--runs`` timed runs (after one warm-up run) and
 the CPU seconds per patch, then the fastest configuration. ``--random`` skips the weights (speed
@@ -49,6 +54,18 @@ def channels_last_block(
     return SHIPPED(x.contiguous(memory_format=torch.channels_last), conv, bn)
 
 
+def amax_over_mel(y: torch.Tensor) -> torch.Tensor:
+    return y.amax(dim=-1)
+
+
+SHIPPED_POOL = mnn._max_over_mel_channels_last
+# name -> (max-over-mel function, temporal step)
+INT8_VARIANTS: dict[str, tuple[Callable, int]] = {
+    "int8": (SHIPPED_POOL, 4),
+    "int8/amax": (amax_over_mel, 4),
+    "int8/temporal-step1": (SHIPPED_POOL, 1),
+    "int8/temporal-step2": (SHIPPED_POOL, 2),
+}
 HUGE = 1 << 62
 # name -> (front-end block, external chunk size (0 = whole batch), CPU block bytes)
 VARIANTS: dict[str, tuple[Callable, int, int]] = {
@@ -86,7 +103,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--batches", default="1,16,64")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join([*VARIANTS, *INT8_VARIANTS]))
     parser.add_argument("--random", action="store_true", help="random weights, no download")
     args = parser.parse_args()
     if args.threads:
@@ -107,10 +124,23 @@ def main() -> None:
     cpu_cost: dict[tuple[str, int], float] = {}
     print(f"{'variant':<28}" + "".join(f"{f'B={b}':>22}" for b in batches))
     for name in args.variants.split(","):
-        block, chunk, block_bytes = VARIANTS[name]
+        cells = []
+        if name in INT8_VARIANTS:
+            if not mnn.int8_available():
+                print(f"{name:<28} (no oneDNN int8 here)")
+                continue
+            pool, step = INT8_VARIANTS[name]
+            mnn._max_over_mel_channels_last = pool
+            model.set_precision("int8")
+            assert model._int8 is not None
+            for branch in model._int8[1]:
+                branch.step = step
+            block, chunk, block_bytes = SHIPPED, 0, mnn._CPU_BLOCK_BYTES
+        else:
+            model.set_precision("fp32")
+            block, chunk, block_bytes = VARIANTS[name]
         mnn._conv_relu_bn_max_over_mel = block
         mnn._CPU_BLOCK_BYTES = block_bytes
-        cells = []
         try:
             for b in batches:
                 rate, cpu = timed(model, inputs[b], chunk, args.runs)
@@ -118,6 +148,7 @@ def main() -> None:
                 cpu_cost[(name, b)] = cpu
                 cells.append(f"{rate:8.1f}/s {cpu * 1e3:6.1f} cpu-ms")
         finally:
+            mnn._max_over_mel_channels_last = SHIPPED_POOL
             mnn._conv_relu_bn_max_over_mel = SHIPPED
             mnn._CPU_BLOCK_BYTES = VARIANTS["fused/sliced"][2]
         print(f"{name:<28}" + "".join(f"{c:>22}" for c in cells), flush=True)
