@@ -116,9 +116,15 @@ def test_patch_subsampling_keeps_edges_and_a_centred_stride() -> None:
     assert analysed_patches(30, 0.0, 90.0, 1).tolist() == list(range(30))
     keep = analysed_patches(30, 0.0, 90.0, 4)
     intro, outro = edge_patch_ranges(30, 0.0, 90.0)
-    assert set(range(intro.start, intro.stop, 2)) <= set(keep)
-    assert set(range(outro.start, outro.stop, 2)) <= set(keep)
-    assert {1, 5, 9, 13, 17, 21, 25, 29} <= set(keep) and len(keep) < 20  # (30 % 4) // 2 = 1
+    assert (intro.start, intro.stop, outro.start, outro.stop) == (0, 5, 25, 30)
+    # the body every 4th patch from (30 % 4) // 2 = 1, the edges every 2nd on that grid, plus
+    # the first and the last patch
+    assert keep.tolist() == [0, 1, 3, 5, 9, 13, 17, 21, 25, 27, 29]
+    # stride 2: the edges add only the patch that is off the grid (the last one here)
+    assert analysed_patches(30, 0.0, 90.0, 2).tolist() == [*range(0, 30, 2), 29]
+    # music starting late: the intro window starts at its first patch
+    late = analysed_patches(40, 10.0, 120.0, 2)
+    assert 3 in late and 4 in late and 6 in late and 5 not in late
     assert analysed_patches(3, 0.0, 9.0, 4).tolist() == [0, 1, 2]  # short tracks: every patch
 
 

@@ -94,16 +94,21 @@ def edge_patch_ranges(n_patches: int, music_start: float, music_end: float) -> t
 def analysed_patches(n_patches: int, music_start: float, music_end: float, stride: int) -> np.ndarray:
     """Indices of the patches the networks see with patch subsampling ``stride``.
 
-    Every ``stride``-th patch (centred in the track) for the track vector, plus the intro and
-    outro windows at ``min(stride, 2)`` so the transition vectors never rest on one patch.
+    Every ``stride``-th patch (centred in the track) for the track vector; in the intro and
+    outro windows every ``min(stride, 2)``-th patch on the same grid, plus the window's outer
+    patch (the first of the music, the last), so the transition vectors never rest on one patch
+    and always see the very start and end. At stride 2 the edges then cost one extra patch per
+    track, not three.
     """
     if stride <= 1 or n_patches <= stride:
         return np.arange(n_patches)
     offset = (n_patches % stride) // 2
     keep = set(range(offset, n_patches, stride))
     edge = min(stride, 2)
-    for window in edge_patch_ranges(n_patches, music_start, music_end):
-        keep.update(range(window.start, window.stop, edge))
+    intro, outro = edge_patch_ranges(n_patches, music_start, music_end)
+    for window in (intro, outro):
+        keep.update(p for p in range(window.start, window.stop) if (p - offset) % edge == 0)
+    keep.update((intro.start, outro.stop - 1))
     return np.array(sorted(keep))
 
 
