@@ -181,8 +181,7 @@ def _descriptors(a: np.ndarray, ac: np.ndarray, sr: int, spec: Spectrum,
     # loudness family, on all channels at the native rate
     if a.shape[1] > 0:
         z = _loud.k_weighted(a, sr)
-        d.loudness_lufs = _loud.integrated_loudness(z, sr)
-        d.loudness_range_lu = _loud.loudness_range(z, sr)
+        d.loudness_lufs, d.loudness_range_lu = _loud.loudness_and_range(z, sr)
         d.true_peak_dbtp = _loud.true_peak_dbtp(a)
         if math.isfinite(d.loudness_lufs):
             d.replaygain_db = REPLAYGAIN_REFERENCE_LUFS - d.loudness_lufs
