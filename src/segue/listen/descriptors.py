@@ -163,7 +163,7 @@ def _beat_chroma_flux(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
 
     fb = librosa.filters.chroma(sr=spec.sr, n_fft=spec.n_fft, tuning=0.0)
     fb[:, spec.freqs < 80] = 0.0
-    chroma = fb @ np.sqrt(spec.power)
+    chroma = fb @ spec.magnitude
     idx = np.clip(np.round(beats * spec.fps).astype(int), 0, spec.n_frames)
     bounds = np.append(idx, spec.n_frames)
     c = np.stack([chroma[:, a:max(b, a + 1)].mean(axis=1) for a, b in zip(bounds[:-1], bounds[1:],
