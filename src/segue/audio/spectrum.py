@@ -70,6 +70,7 @@ DEEJAI_TOP_DB = 80.0
 DEEJAI_AMIN = 1e-10
 DEEJAI_PAD_MODE = "constant"
 _DEEJAI_CHUNK = 16  # slices per STFT batch (bounds memory on long tracks)
+_STFT_CHUNK = 256  # frames per FFT batch in power_spectrogram
 
 
 # ---- building blocks ------------------------------------------------------------------------
@@ -151,8 +152,15 @@ def power_spectrogram(
     pad = [(0, 0)] * (wave.ndim - 1) + [(n_fft // 2, n_fft // 2)]
     padded = np.pad(wave, pad, mode=pad_mode)  # type: ignore[call-overload]
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
-    spec = np.fft.rfft(frames * _hann_periodic64(n_fft), axis=-1).astype(np.complex64)
-    return spec.real**2 + spec.imag**2
+    n_frames = frames.shape[-2]
+    out = np.empty(frames.shape[:-1] + (n_fft // 2 + 1,), np.float32)
+    # batches of frames: the float64 frames and spectra of a batch stay in cache instead of
+    # filling track-sized temporaries; every frame gets the same arithmetic either way
+    for i in range(0, n_frames, _STFT_CHUNK):
+        spec = np.fft.rfft(frames[..., i: i + _STFT_CHUNK, :] * _hann_periodic64(n_fft), axis=-1)
+        spec = spec.astype(np.complex64)
+        out[..., i: i + _STFT_CHUNK, :] = spec.real**2 + spec.imag**2
+    return out
 
 
 # ---- MusiCNN --------------------------------------------------------------------------------

@@ -146,7 +146,8 @@ def _without_dc(a: np.ndarray) -> np.ndarray:
     the trim and as a click at each end of the STFT)."""
     if a.shape[1] == 0:
         return a
-    return (a - a.mean(axis=1, keepdims=True, dtype=np.float64)).astype(np.float32)
+    # the mean in float64, the subtraction in float32: no track-sized float64 temporary
+    return a - a.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
 
 
 def _mono_at_analysis_rate(a: np.ndarray, sr: int) -> np.ndarray:

@@ -187,12 +187,15 @@ TRIM_ABS_DB = -80.0  # ...and above -80 dBFS RMS (dither and hiss are never musi
 
 def block_rms_db(audio: np.ndarray, sr: int, block_s: float) -> np.ndarray:
     """RMS in dBFS of non-overlapping blocks of the channel-mean-square (floored at FLOOR_DB)."""
+    audio = np.asarray(audio)
     b = max(1, int(round(block_s * sr)))
-    ms = np.mean(np.asarray(audio, np.float64) ** 2, axis=0)
-    nb = len(ms) // b
+    nb = audio.shape[-1] // b
     if nb == 0:
         return np.zeros(0)
-    blocks = ms[: nb * b].reshape(nb, b).mean(axis=1)
+    x = audio[:, : nb * b].reshape(audio.shape[0], nb, b)
+    # sum of squares per block over all channels, accumulated in float64 without converting
+    # the whole signal first
+    blocks = np.einsum("cjk,cjk->j", x, x, dtype=np.float64) / (audio.shape[0] * b)
     return 10 * np.log10(np.maximum(blocks, 10 ** (FLOOR_DB / 10)))
 
 
