@@ -87,19 +87,28 @@ def test_true_peak_on_very_short_clips(n):
 # Loudness blocks, trim RMS, DC
 
 
-def test_loudness_and_range_share_one_running_sum_with_the_same_results():
+def test_loudness_and_range_in_one_pass_give_the_separate_results():
     x = pink_noise(12.0, seed=4) * 0.1
     x[:, SR * 4: SR * 6] *= 0.05  # a quiet stretch, so the range is not trivial
     z = L.k_weighted(x, SR)
     lufs, lra = L.loudness_and_range(z, SR)
     assert lufs == L.integrated_loudness(z, SR)
     assert lra == L.loudness_range(z, SR)
-    # the running sum's block powers against per-channel float64 block means
-    block = int(0.4 * SR)
-    starts = np.arange(0, z.shape[1] - block + 1, int(0.1 * SR))
-    ref = np.array([sum(np.mean(c[s: s + block] ** 2) for c in z) for s in starts])
-    got = L._block_power(L._cumulative_power(z), SR, 0.4, 0.1)
-    np.testing.assert_allclose(got, ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("sr", [SR, 11025, 22051, 48000])
+def test_block_powers_match_per_block_means(sr):
+    # every block the straightforward way: per-channel float64 mean of squares, summed; at
+    # 11025 and 22051 Hz the block lengths are not multiples of the step
+    z = np.random.default_rng(sr).standard_normal((2, int(7.3 * sr))) * 0.1
+    step = int(round(0.1 * sr))
+    got = L.block_powers(z, sr, (0.4, 3.0))
+    for block_s, blocks in zip((0.4, 3.0), got, strict=True):
+        block = int(round(block_s * sr))
+        starts = np.arange(0, z.shape[1] - block + 1, step)
+        ref = np.array([sum(np.mean(c[s: s + block] ** 2) for c in z) for s in starts])
+        np.testing.assert_allclose(blocks, ref, rtol=1e-9)
+    assert [len(b) for b in L.block_powers(z[:, : int(0.3 * sr)], sr, (0.4, 3.0))] == [0, 0]
 
 
 def test_block_rms_db_matches_a_float64_reference():

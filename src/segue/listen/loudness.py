@@ -51,26 +51,31 @@ def k_weighting_sos(sr: int) -> np.ndarray:
     return np.array([b1 + a1, b2 + a2], dtype=np.float64)
 
 
-def _cumulative_power(z: np.ndarray) -> np.ndarray:
-    """Running sum (float64, length n + 1, starting at 0) of the channel-summed power of the
-    K-weighted channels ``z`` (weights 1.0): every block mean-square, of any length, is then one
-    difference, so the 0.4 s and 3 s block series share it."""
-    z = np.asarray(z, np.float64)
-    c = np.zeros(z.shape[1] + 1)
-    np.cumsum(np.einsum("ij,ij->j", z, z), out=c[1:])
-    return c
+def block_powers(z: np.ndarray, sr: int, blocks_s: tuple[float, ...],
+                 step_s: float = 0.1) -> list[np.ndarray]:
+    """Mean-square of the K-weighted channels ``z`` summed over channels (weights 1.0), over
+    sliding blocks of each length in ``blocks_s`` (seconds) every ``step_s``: one array per
+    length, one value per block.
 
-
-def _block_power(cum: np.ndarray, sr: int, block_s: float, step_s: float) -> np.ndarray:
-    """Mean-square over sliding blocks, summed over channels, from ``_cumulative_power``.
-    Returns one value per block."""
-    block = int(round(block_s * sr))
+    One pass serves every length: the signal's power is summed over stretches of g samples, g
+    dividing the step and every block length (2205 samples at 22.05 kHz), and a float64
+    running sum over those stretches gives each block as one difference."""
     step = int(round(step_s * sr))
-    n = len(cum) - 1
-    if n < block:
-        return np.zeros(0)
-    starts = np.arange(0, n - block + 1, step)
-    return (cum[starts + block] - cum[starts]) / block
+    lengths = [int(round(b * sr)) for b in blocks_s]
+    g = math.gcd(step, *lengths)
+    n = z.shape[1]
+    n_chunks = n // g
+    x = np.asarray(z, np.float64)[:, : n_chunks * g].reshape(z.shape[0], n_chunks, g)
+    cum = np.zeros(n_chunks + 1)
+    np.cumsum(np.einsum("cjk,cjk->j", x, x), out=cum[1:])
+    out = []
+    for block in lengths:
+        if n < block:
+            out.append(np.zeros(0))
+            continue
+        first = np.arange(0, n - block + 1, step) // g  # block starts, in stretches
+        out.append((cum[first + block // g] - cum[first]) / block)
+    return out
 
 
 def _lufs(p: np.ndarray | float) -> np.ndarray | float:
@@ -112,19 +117,18 @@ def _gated_range(p: np.ndarray) -> float:
 
 def integrated_loudness(z: np.ndarray, sr: int) -> float:
     """Integrated loudness (LUFS) of K-weighted channels ``z``; NaN if every block is gated."""
-    return _gated_integrated(_block_power(_cumulative_power(z), sr, 0.4, 0.1))
+    return _gated_integrated(block_powers(z, sr, (0.4,))[0])
 
 
 def loudness_range(z: np.ndarray, sr: int) -> float:
     """EBU Tech 3342 loudness range (LU) of K-weighted channels ``z``; NaN if undefined."""
-    return _gated_range(_block_power(_cumulative_power(z), sr, 3.0, 0.1))
+    return _gated_range(block_powers(z, sr, (3.0,))[0])
 
 
 def loudness_and_range(z: np.ndarray, sr: int) -> tuple[float, float]:
-    """(integrated loudness, loudness range) of K-weighted channels ``z`` from one running sum."""
-    cum = _cumulative_power(z)
-    return (_gated_integrated(_block_power(cum, sr, 0.4, 0.1)),
-            _gated_range(_block_power(cum, sr, 3.0, 0.1)))
+    """(integrated loudness, loudness range) of K-weighted channels ``z`` from one pass."""
+    momentary, short_term = block_powers(z, sr, (0.4, 3.0))
+    return _gated_integrated(momentary), _gated_range(short_term)
 
 
 TP_TAPS_PER_PHASE = 16
