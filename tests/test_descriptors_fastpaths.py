@@ -47,16 +47,18 @@ def _burst(n: int, at: int, amp: float) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize("offset", [0, 1, 15, 16, 17, 31, 32, 33, 47, 63])
-def test_true_peak_finds_intersample_peak_away_from_the_sample_peak(offset):
+# sample 12273 is the first of a 512-output coarse block (15 zeros precede the signal)
+@pytest.mark.parametrize("at", [12000 + o for o in (0, 1, 15, 16, 17, 31, 32, 33, 47, 63)]
+                         + [12273 - 8, 12273 - 4, 12273 - 1, 12273, 12273 + 1])
+def test_true_peak_finds_intersample_peak_away_from_the_sample_peak(at):
     # channel 0 holds the sample peak (one 0.5 spike); channel 1 a burst whose samples stay at
     # 0.38 but whose waveform reaches 0.53 between them, at every position relative to the
-    # candidate blocks: a skipped block would report the spike's -6.02 dB instead
+    # 32- and 512-output candidate blocks: a skipped block would report the spike's -6.02 dB
     n = SR
-    rng = np.random.default_rng(offset)
+    rng = np.random.default_rng(at)
     audio = (0.01 * rng.standard_normal((2, n))).astype(np.float32)
     audio[0, 1000] = 0.5
-    audio[1] += _burst(n, 12000 + offset, 0.38)
+    audio[1] += _burst(n, at, 0.38)
     ref = _true_peak_reference(audio)
     assert ref > 20 * math.log10(0.5) + 0.3  # the burst's intersample peak is the true peak
     assert L.true_peak_dbtp(audio) == pytest.approx(ref, abs=1e-4)
