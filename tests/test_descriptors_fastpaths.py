@@ -185,3 +185,21 @@ def test_timbre_running_sum_and_rolloff_index():
     np.testing.assert_array_equal(cum, np.cumsum(P, axis=0))
     np.testing.assert_array_equal(np.count_nonzero(cum < 0.85 * cum[-1:], axis=0),
                                   np.argmax(cum >= 0.85 * cum[-1:], axis=0))
+
+
+@pytest.mark.parametrize("sr, n_fft", [(SR, 1024), (44100, 2048)])
+def test_spectral_contrast_matches_librosa(sr, n_fft):
+    import librosa
+
+    y = pink_noise(2.0, sr, seed=11, channels=1)[0]
+    S = np.sqrt(stft_power(y, n_fft, n_fft // 4))
+    ref = librosa.feature.spectral_contrast(S=S, sr=sr, n_fft=n_fft, fmin=200.0, n_bands=6)
+    np.testing.assert_allclose(T.spectral_contrast(S, sr, n_fft), ref, rtol=0, atol=1e-5)
+
+
+def test_sparse_mel_matches_the_dense_product():
+    from segue.listen.spectral import Spectrum
+
+    spec = Spectrum(pink_noise(2.0, seed=12, channels=1)[0])
+    ref = spec.mel_basis.astype(np.float64) @ spec.power.astype(np.float64)
+    np.testing.assert_allclose(spec.mel, ref, rtol=1e-5, atol=1e-7 * ref.max())
