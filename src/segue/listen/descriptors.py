@@ -155,7 +155,7 @@ def _mono_at_analysis_rate(a: np.ndarray, sr: int) -> np.ndarray:
     if sr != ANALYSIS_SR:
         g = math.gcd(int(sr), ANALYSIS_SR)
         mono = signal.resample_poly(mono, ANALYSIS_SR // g, int(sr) // g).astype(np.float32)
-    return mono.astype(np.float32)
+    return mono.astype(np.float32, copy=False)
 
 
 def _beat_chroma_flux(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
