@@ -108,8 +108,10 @@ def sonogram(spec: Spectrum) -> np.ndarray:
     """Bark-band loudness in sone, (24, frames)."""
     scale = (0.0875 * 2**15) ** 2
     win_power = float(np.sum(np.hanning(spec.n_fft + 1)[:-1] ** 2))
-    p = spec.power * (scale / win_power * 2 / (2 * np.pi) / (spec.n_fft / 512))
-    bands = bark_matrix(spec.freqs) @ p
+    # scaled after summing into bands: the same figures (to float32 rounding) without a
+    # scaled copy of the whole spectrogram
+    bands = (bark_matrix(spec.freqs) @ spec.power) * np.float32(
+        scale / win_power * 2 / (2 * np.pi) / (spec.n_fft / 512))
     bands = _SPREAD @ bands
     db = 10 * np.log10(np.maximum(bands, 1.0))
     return sone_transform(phon_transform(db))

@@ -104,7 +104,9 @@ def timbre_vector(spec: Spectrum, frames: slice | None = None) -> np.ndarray:
     # bins below it
     roll_idx = np.count_nonzero(cum < 0.85 * cum[-1:], axis=0)
     rolloff = f[roll_idx] / 1000.0
-    flat = np.exp(np.mean(np.log(P + 1e-10), axis=0)) / (np.mean(P, axis=0) + 1e-10)
+    log_p = P + np.float32(1e-10)
+    np.log(log_p, out=log_p)  # in place: one spectrogram-sized temporary, not two
+    flat = np.exp(np.mean(log_p, axis=0)) / (np.mean(P, axis=0) + 1e-10)
     contrast = spectral_contrast(S, spec.sr, spec.n_fft)
     v = np.concatenate([
         mfcc.mean(axis=1), mfcc.std(axis=1),
