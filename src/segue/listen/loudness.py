@@ -143,7 +143,8 @@ _TP_MATRIX = np.ascontiguousarray(_TP_PHASES[:, ::-1].T)
 _TP_BOUND = float(np.abs(_TP_PHASES).sum(axis=1).max())
 _TP_BLOCK = 32  # outputs per candidate block: >= taps - 1, so a block's taps span two blocks
 _TP_COARSE = 16  # candidate blocks per coarse block: a first, cheap test over 512 outputs
-_TP_CHUNK = 256  # coarse blocks per matrix product (256 * 32 rows of 16 samples)
+_TP_CHUNK = 4096  # coarse blocks per product: 2M outputs, 25 MB; few BLAS calls (each can
+# stall for a time slice when its threads compete with other busy processes)
 
 
 def _row_matrices() -> tuple[np.ndarray, np.ndarray]:
