@@ -71,3 +71,18 @@ def test_deejai_silence_and_chunking() -> None:
     got = sp.deejai_slices(y)
     assert got.shape[0] == 40
     np.testing.assert_array_equal(got[17], sp.deejai_slices(y[17 * 110591 : 18 * 110591])[0])
+
+
+def test_float16_rounding_matches_numpy_bit_for_bit() -> None:
+    # every finite positive float16, the midpoints between neighbours (ties: to even) and the
+    # float32 values just around them, the subnormal and overflow edges, random magnitudes
+    h = np.arange(0, 0x7C00, dtype=np.uint16).view(np.float16).astype(np.float32)
+    mids = ((h[:-1].astype(np.float64) + h[1:]) / 2).astype(np.float32)
+    near = [np.nextafter(mids, np.float32(np.inf)), np.nextafter(mids, np.float32(0))]
+    edges = np.array([65504, 65505, 65519, 65519.996, 65520, 65536, 1e6, 3e38, 2**-14, 2**-15,
+                      2**-24, 2**-25, 2**-26, 1.5 * 2**-24, 2.5 * 2**-24, 0.0], np.float32)
+    rand = np.exp(np.random.default_rng(0).uniform(np.log(1e-12), np.log(1e5), 200_000))
+    x = np.concatenate([h, mids, *near, edges, rand.astype(np.float32)])
+    with np.errstate(over="ignore"):
+        ref = x.astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(sp._through_float16(x), ref)

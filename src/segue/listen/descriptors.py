@@ -146,7 +146,8 @@ def _without_dc(a: np.ndarray) -> np.ndarray:
     the trim and as a click at each end of the STFT)."""
     if a.shape[1] == 0:
         return a
-    return (a - a.mean(axis=1, keepdims=True, dtype=np.float64)).astype(np.float32)
+    # the mean in float64, the subtraction in float32: no track-sized float64 temporary
+    return a - a.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
 
 
 def _mono_at_analysis_rate(a: np.ndarray, sr: int) -> np.ndarray:
@@ -154,7 +155,7 @@ def _mono_at_analysis_rate(a: np.ndarray, sr: int) -> np.ndarray:
     if sr != ANALYSIS_SR:
         g = math.gcd(int(sr), ANALYSIS_SR)
         mono = signal.resample_poly(mono, ANALYSIS_SR // g, int(sr) // g).astype(np.float32)
-    return mono.astype(np.float32)
+    return mono.astype(np.float32, copy=False)
 
 
 def _beat_chroma_flux(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
@@ -163,7 +164,7 @@ def _beat_chroma_flux(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
 
     fb = librosa.filters.chroma(sr=spec.sr, n_fft=spec.n_fft, tuning=0.0)
     fb[:, spec.freqs < 80] = 0.0
-    chroma = fb @ np.sqrt(spec.power)
+    chroma = fb @ spec.magnitude
     idx = np.clip(np.round(beats * spec.fps).astype(int), 0, spec.n_frames)
     bounds = np.append(idx, spec.n_frames)
     c = np.stack([chroma[:, a:max(b, a + 1)].mean(axis=1) for a, b in zip(bounds[:-1], bounds[1:],
@@ -181,8 +182,7 @@ def _descriptors(a: np.ndarray, ac: np.ndarray, sr: int, spec: Spectrum,
     # loudness family, on all channels at the native rate
     if a.shape[1] > 0:
         z = _loud.k_weighted(a, sr)
-        d.loudness_lufs = _loud.integrated_loudness(z, sr)
-        d.loudness_range_lu = _loud.loudness_range(z, sr)
+        d.loudness_lufs, d.loudness_range_lu = _loud.loudness_and_range(z, sr)
         d.true_peak_dbtp = _loud.true_peak_dbtp(a)
         if math.isfinite(d.loudness_lufs):
             d.replaygain_db = REPLAYGAIN_REFERENCE_LUFS - d.loudness_lufs

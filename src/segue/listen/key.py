@@ -23,6 +23,7 @@ Camelot numbering: 8B = C major, 8A = A minor; +1 step = up a fifth.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
@@ -56,13 +57,45 @@ KEY_HOP = 2048
 FMIN, FMAX = 55.0, 2000.0
 
 
+@lru_cache(maxsize=2)
+def _decimation_filter(q: int) -> np.ndarray:
+    """resample_poly(x, 1, q)'s anti-alias filter (Kaiser beta 5, 20 q + 1 taps) for float32."""
+    return signal.firwin(20 * q + 1, 1.0 / q, window=("kaiser", 5.0)).astype(np.float32)
+
+
+def decimate(y: np.ndarray, q: int = KEY_SR_DECIM) -> np.ndarray:
+    """``scipy.signal.resample_poly(y, 1, q)`` for float32 ``y`` (zero padding), float32 -- the
+    same filter, alignment and length, and the same float32 products summed tap by tap, but as
+    one vector operation per tap over the q polyphase rows instead of upfirdn's per-sample loop
+    (2-3x faster on a track)."""
+    h = _decimation_filter(q)
+    half = 10 * q
+    n = len(y)
+    n_out = -(-n // q)
+    taps = len(h)
+    # output m = sum_t h[taps - 1 - t] * x[q m + t - half]: pad ``half`` zeros in front and
+    # split into polyphase rows so each tap reads one contiguous stretch of a row
+    n_blocks = n_out + -(-taps // q)
+    padded = np.zeros(n_blocks * q, np.float32)
+    padded[half: half + n] = y
+    rows = padded.reshape(n_blocks, q).T.copy()
+    out = np.zeros(n_out, np.float32)
+    for t in range(taps):
+        c = h[taps - 1 - t]
+        # every q-th tap from the centre is a zero of the sinc (~1e-17 after rounding): adding
+        # it cannot change a float32 sum, so those 2 q of the 20 q + 1 taps are skipped
+        if abs(c) > 1e-9:
+            out += c * rows[t % q, t // q: t // q + n_out]
+    return out
+
+
 def chroma_profile(y: np.ndarray, sr: int) -> np.ndarray:
     """Track-level 12-bin pitch-class profile (index 0 = C), sum of per-frame normalised chroma;
     zeros when there is no tonal content."""
     y = np.asarray(y, np.float32)
     if len(y) < KEY_SR_DECIM * 64:
         return np.zeros(12)
-    yd = signal.resample_poly(y, 1, KEY_SR_DECIM).astype(np.float32)
+    yd = decimate(y, KEY_SR_DECIM)
     sr_d = sr / KEY_SR_DECIM
     from segue.listen.spectral import stft_power
 

@@ -28,10 +28,7 @@ Layouts (row-major, float32): ``rp`` is (band, modulation bin) -> 24*60 = 1440; 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy import stats
 
 from segue.listen.spectral import Spectrum
 
@@ -111,8 +108,10 @@ def sonogram(spec: Spectrum) -> np.ndarray:
     """Bark-band loudness in sone, (24, frames)."""
     scale = (0.0875 * 2**15) ** 2
     win_power = float(np.sum(np.hanning(spec.n_fft + 1)[:-1] ** 2))
-    p = spec.power * (scale / win_power * 2 / (2 * np.pi) / (spec.n_fft / 512))
-    bands = bark_matrix(spec.freqs) @ p
+    # scaled after summing into bands: the same figures (to float32 rounding) without a
+    # scaled copy of the whole spectrogram
+    bands = (bark_matrix(spec.freqs) @ spec.power) * np.float32(
+        scale / win_power * 2 / (2 * np.pi) / (spec.n_fft / 512))
     bands = _SPREAD @ bands
     db = 10 * np.log10(np.maximum(bands, 1.0))
     return sone_transform(phon_transform(db))
@@ -124,17 +123,28 @@ with np.errstate(divide="ignore"):
 _FLUCT = _FLUCT[1 : N_MOD + 1]
 
 
-def _ssd(seg: np.ndarray) -> np.ndarray:
-    out = np.zeros((N_BANDS, 7))
-    out[:, 0] = seg.mean(axis=1)
-    out[:, 1] = seg.var(axis=1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # constant bands: 0 below
-        out[:, 2] = stats.skew(seg, axis=1)
-        out[:, 3] = stats.kurtosis(seg, axis=1, fisher=False)
-    out[:, 4] = np.median(seg, axis=1)
-    out[:, 5] = seg.min(axis=1)
-    out[:, 6] = seg.max(axis=1)
+def _ssd(segs: np.ndarray) -> np.ndarray:
+    """Per segment and band: mean, variance, skewness, kurtosis (Pearson), median, min, max of
+    (segments, bands, frames) -> (segments, bands, 7). The moments are scipy.stats' (biased
+    skew and kurtosis, NaN -- here 0 -- where the variance is zero up to rounding), computed
+    the same way but for every segment at once."""
+    out = np.zeros(segs.shape[:2] + (7,))
+    mean = segs.mean(axis=2, keepdims=True)
+    d = segs - mean
+    d2 = d**2
+    m2 = d2.mean(axis=2)
+    m3 = (d2 * d).mean(axis=2)
+    m4 = (d2**2).mean(axis=2)
+    # scipy's test for a constant band: its variance is only rounding noise of the mean
+    constant = m2 <= (np.finfo(m2.dtype).eps * mean[..., 0]) ** 2
+    out[..., 0] = mean[..., 0]
+    out[..., 1] = segs.var(axis=2)
+    with np.errstate(all="ignore"):
+        out[..., 2] = np.where(constant, np.nan, m3 / m2**1.5)
+        out[..., 3] = np.where(constant, np.nan, m4 / m2**2.0)
+    out[..., 4] = np.median(segs, axis=2)
+    out[..., 5] = segs.min(axis=2)
+    out[..., 6] = segs.max(axis=2)
     out[~np.isfinite(out)] = 0.0
     return out
 
@@ -155,7 +165,7 @@ def rhythm_features(spec: Spectrum) -> dict[str, np.ndarray]:
             seg = np.pad(seg, ((0, 0), (0, SEG_FRAMES - seg.shape[1])))
         segs.append(seg)
     segs_a = np.stack(segs)  # (S, 24, 511)
-    ssd = np.mean([_ssd(s) for s in segs_a], axis=0)
+    ssd = _ssd(segs_a).mean(axis=0)
     mod = np.abs(np.fft.rfft(segs_a, MOD_FFT, axis=2))[:, :, 1 : N_MOD + 1] / 256.0
     rh = np.median(mod.sum(axis=1), axis=0)
     rp = np.median(mod * _FLUCT[None, None, :], axis=0)

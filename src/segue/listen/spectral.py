@@ -26,8 +26,14 @@ HOP = 256
 N_MELS = 64
 
 
+_STFT_CHUNK = 256  # frames per FFT batch: the windowed frames and spectra stay in cache
+
+
 def stft_power(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Power spectrogram |X|^2, shape (n_fft // 2 + 1, frames), float32, centred frames."""
+    """Power spectrogram |X|^2, shape (n_fft // 2 + 1, frames), float32, centred frames.
+
+    Computed in batches of frames written straight into the (bins, frames) result: the same
+    per-frame arithmetic as one big transform, without track-sized temporaries."""
     y = np.asarray(y, dtype=np.float32)
     pad = n_fft // 2
     yp = np.pad(y, (pad, pad))
@@ -38,9 +44,11 @@ def stft_power(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
         yp, shape=(n_frames, n_fft), strides=(yp.strides[0] * hop, yp.strides[0]), writeable=False
     )
     win = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
-    spec = scipy.fft.rfft(frames * win, axis=1)
-    p = spec.real**2 + spec.imag**2
-    return np.ascontiguousarray(p.T, dtype=np.float32)
+    out = np.empty((n_fft // 2 + 1, n_frames), np.float32)
+    for i in range(0, n_frames, _STFT_CHUNK):
+        spec = scipy.fft.rfft(frames[i: i + _STFT_CHUNK] * win, axis=1)
+        out[:, i: i + _STFT_CHUNK] = (spec.real**2 + spec.imag**2).T
+    return out
 
 
 @dataclass
@@ -55,6 +63,11 @@ class Spectrum:
     @cached_property
     def power(self) -> np.ndarray:
         return stft_power(self.y, self.n_fft, self.hop)
+
+    @cached_property
+    def magnitude(self) -> np.ndarray:
+        """|X|, shared by the timbre features and the beat chroma."""
+        return np.sqrt(self.power)
 
     @property
     def n_frames(self) -> int:
@@ -78,7 +91,11 @@ class Spectrum:
     @cached_property
     def mel(self) -> np.ndarray:
         """Mel power spectrogram (N_MELS, frames)."""
-        return self.mel_basis @ self.power
+        # each triangle covers a few bins (~1000 weights of 64 x 513): a sparse product skips the
+        # zeros a dense one multiplies, 3-4x faster, the same sums up to float32 rounding
+        import scipy.sparse
+
+        return scipy.sparse.csr_array(self.mel_basis) @ self.power
 
     @cached_property
     def mel_db(self) -> np.ndarray:
