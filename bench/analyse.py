@@ -16,10 +16,14 @@ throughput kept. Medians over --runs runs, each run timing (a), (c), (b) and (b+
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+# one core means one thread for numpy's BLAS too (as in scan workers); before numpy loads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
