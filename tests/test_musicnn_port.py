@@ -221,13 +221,13 @@ def test_int8_stays_close_to_the_original_model(int8_models: dict, model: str, c
     cos = np.sum(got["penultimate"] * want, axis=1) / (
         np.linalg.norm(got["penultimate"], axis=1) * np.linalg.norm(want, axis=1)
     )
-    assert cos.min() > 0.997, cos.min()
+    assert cos.min() > 0.998, cos.min()
     track = got["penultimate"].mean(axis=0) @ want.mean(axis=0) / (
         np.linalg.norm(got["penultimate"].mean(axis=0)) * np.linalg.norm(want.mean(axis=0))
     )
     assert track > 0.999, track
     tags = np.abs(got["taggram"] - d[f"{model}__taggram"])
-    assert tags.max() < 0.04 and tags.mean() < 2e-3, (tags.max(), tags.mean())
+    assert tags.max() < 0.03 and tags.mean() < 2e-3, (tags.max(), tags.mean())
 
 
 def test_int8_branch_is_an_exact_integer_convolution(models: dict) -> None:
