@@ -189,6 +189,13 @@ def test_scan_precision_fp32_and_int8_agree(tmp_path: Path) -> None:
             np.testing.assert_allclose(got, exact, atol=1e-5)
     bad = run_cli("--db", str(tmp_path / "x.db"), "scan", str(music), "--precision", "fp16")
     assert bad.returncode == 1 and "invalid choice" in bad.stderr
+    deejai = run_cli("--db", str(tmp_path / "x.db"), "scan", str(music), "--model", "deejai",
+                     "--weights", str(tmp_path / "w.bin"), "--precision", "int8")  # fmt: skip
+    assert deejai.returncode == 1 and "--precision is for MusiCNN" in deejai.stderr
+    from segue.errors import UserError
+
+    with open_library(tmp_path / "api.db") as lib, pytest.raises(UserError, match="precision"):
+        lib.scan([music], precision="fp16", progress=False)  # the API's one-line error, no crash
 
 
 def test_scan_workers_find_the_beat_tracker_already_compiled(tmp_path: Path) -> None:

@@ -254,9 +254,9 @@ def test_int8_branch_is_an_exact_integer_convolution(models: dict) -> None:
         with torch.inference_mode():
             got = branch(q, x_scale, x_zero)
             w = branch.w_scale.view(-1, 1, 1, 1) * torch.round(
-                conv.weight * branch.sign.view(-1, 1, 1, 1) / branch.w_scale.view(-1, 1, 1, 1))
+                conv.weight * branch.flip.sign.view(-1, 1, 1, 1) / branch.w_scale.view(-1, 1, 1, 1))
             ref = torch.nn.Conv2d(1, w.shape[0], tuple(w.shape[2:]))
-            ref.weight.copy_(w * branch.sign.view(-1, 1, 1, 1))  # the reference flips it back
+            ref.weight.copy_(w * branch.flip.sign.view(-1, 1, 1, 1))  # the reference flips it back
             ref.bias.copy_(conv.bias)
             want = mnn._conv_relu_bn_max_over_mel(dq, ref, bn)
         assert got.shape == want.shape == (6, w.shape[0], x.shape[2] - w.shape[2] + 1)

@@ -53,24 +53,18 @@ def cmd_scan(lib: Library, args: argparse.Namespace) -> int:
         if not args.weights:
             raise UserError("--model deejai needs --weights FILE (teticio/audio-encoder's "
                             "diffusion_pytorch_model.bin or .safetensors)")  # fmt: skip
+        if args.precision != "auto":
+            raise UserError("--precision is for MusiCNN; Deej-AI's encoder runs in fp32")
         from segue.listen.deejai_hook import DeejAIHook
 
         hook = DeejAIHook(args.weights)
         hook.load_models()
     elif args.weights:
         raise UserError("--weights is for --model deejai; MusiCNN's weights are fetched by segue")
-    elif args.precision != "auto" and not args.no_analysis:
-        from segue.listen.pipeline import ListeningHook
-
-        hook = ListeningHook(precision=args.precision)
-        try:
-            hook.load_models()
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
     try:
         report = lib.scan(
             args.folders, full=args.full, workers=args.workers, analyse=not args.no_analysis,
-            hook=hook,
+            hook=hook, precision=args.precision,
         )  # fmt: skip
     except ScanInterrupted as stop:
         _err(

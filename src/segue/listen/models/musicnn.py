@@ -78,6 +78,28 @@ def _scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, tor
     return scale, bn.bias - bn.running_mean * scale
 
 
+class _SignFlip(NamedTuple):
+    """A conv -> ReLU -> BN branch rewritten for the max-over-mel trick (see below)."""
+
+    sign: torch.Tensor  # (C,) +1 / -1: the BN scale's sign
+    scale: torch.Tensor  # (C,) the BN as scale * r + shift
+    shift: torch.Tensor
+    weight: torch.Tensor  # the conv's weights and bias times ``sign``
+    bias: torch.Tensor
+
+    @classmethod
+    def of(cls, conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm) -> _SignFlip:
+        scale, shift = _scale_shift(bn)
+        sign = torch.where(scale >= 0, 1.0, -1.0).to(scale.dtype)
+        assert conv.bias is not None
+        return cls(sign, scale, shift, conv.weight * sign.view(-1, 1, 1, 1), conv.bias * sign)
+
+    def finish(self, peak: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) max over mel of the sign-flipped conv -> the branch's output after BN."""
+        return torch.addcmul(self.shift[:, None], (peak * self.sign[:, None]).relu_(),
+                             self.scale[:, None])
+
+
 def _conv_relu_bn_max_over_mel(
     x: torch.Tensor, conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm
 ) -> torch.Tensor:
@@ -95,11 +117,8 @@ def _conv_relu_bn_max_over_mel(
     big batch falls out of cache, and the max pass over it then costs as much as the conv
     (measured ~70 vs ~42 CPU-ms per patch at B=64, bench/musicnn_speed.py).
     """
-    scale, shift = _scale_shift(bn)
-    sign = torch.where(scale >= 0, 1.0, -1.0).to(scale.dtype)
-    weight = conv.weight * sign.view(-1, 1, 1, 1)
-    assert conv.bias is not None
-    bias = conv.bias * sign
+    flip = _SignFlip.of(conv, bn)
+    weight, bias = flip.weight, flip.bias
     batch = x.shape[0]
     step = batch
     if x.device.type == "cpu":
@@ -114,7 +133,7 @@ def _conv_relu_bn_max_over_mel(
         peak = torch.cat(
             [F.conv2d(x[i : i + step], weight, bias).amax(dim=-1) for i in range(0, batch, step)]
         )
-    return torch.addcmul(shift[:, None], (peak * sign[:, None]).relu_(), scale[:, None])
+    return flip.finish(peak)
 
 
 def int8_available() -> bool:
@@ -182,13 +201,9 @@ class _Int8ConvMaxOverMel:
     """
 
     def __init__(self, conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm, step: int) -> None:
-        scale, shift = _scale_shift(bn)
-        self.sign = torch.where(scale >= 0, 1.0, -1.0).to(scale.dtype)
-        self.scale, self.shift = scale.detach(), shift.detach()
+        self.flip = _SignFlip(*(t.detach().float() for t in _SignFlip.of(conv, bn)))
         self.step = step
-        assert conv.bias is not None
-        weight = (conv.weight * self.sign.view(-1, 1, 1, 1)).detach()
-        self.bias = (conv.bias * self.sign).detach().float()
+        weight, self.bias = self.flip.weight, self.flip.bias
         self.w_scale = (weight.abs().amax(dim=(1, 2, 3)) / 127.0).clamp(min=1e-12).float()
         q = torch.round(weight / self.w_scale.view(-1, 1, 1, 1)).clamp(-127, 127)
         # the input scale and zero point given here do not enter the packing (a test checks
@@ -208,9 +223,7 @@ class _Int8ConvMaxOverMel:
                 [1, 1], [0, 0], [1, 1], 1, 1.0, 0, torch.float32, "none", [], "",
             )  # fmt: skip
             peaks.append(_max_over_mel_channels_last(y))
-        peak = torch.cat(peaks)
-        return torch.addcmul(self.shift[:, None], (peak * self.sign[:, None]).relu_(),
-                             self.scale[:, None])
+        return self.flip.finish(torch.cat(peaks))
 
 
 def _relu_bn(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
