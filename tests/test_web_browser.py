@@ -98,8 +98,17 @@ def page(browser, server: str) -> Iterator:
     context.close()
 
 
+def search(page, query: str, box: str = "search", rows: str = "results") -> None:
+    """Type a query and wait for its own answer: focusing the box first lists the whole library,
+    and the typed query lands after a 120 ms debounce, so rows seen early may be the wrong ones."""
+    page.fill(f"#{box}", query)
+    page.wait_for_function(
+        "([id, q]) => document.getElementById(id).dataset.q === q", arg=[rows, query.strip()]
+    )
+
+
 def start_radio(page, query: str, title: str) -> None:
-    page.fill("#search", query)
+    search(page, query)
     item = page.locator("#results li", has_text=title).first
     item.wait_for()
     item.click()
@@ -118,8 +127,7 @@ def wait_playing(page, beyond: float = 0.5) -> None:
 
 
 def test_search_play_seek_skip_knobs_keyboard(page, shots: Path, server: str) -> None:
-    page.fill("#search", "extra")
-    page.locator("#results li").nth(5).wait_for()
+    search(page, "extra")
     page.screenshot(path=str(shots / "search.png"))
     assert len(page.locator("#results li").all()) == 6
     page.locator("#results li", has_text="Extra Song 0").click()
@@ -211,7 +219,7 @@ def test_microphone_listen_suggests(page, shots: Path) -> None:
 def test_journey_build_preview_export(page, shots: Path, tmp_path: Path) -> None:
     page.click("button[data-view=journey]")
     for q, title in (("first song", "First Song"), ("extra song 5", "Extra Song 5")):
-        page.fill("#wp-search", q)
+        search(page, q, "wp-search", "wp-results")
         page.locator("#wp-results li", has_text=title).first.click()
     assert page.locator("#waypoints li .t").all_text_contents() == ["First Song", "Extra Song 5"]
     page.fill("#steps", "3")
@@ -241,7 +249,7 @@ def test_journey_build_preview_export(page, shots: Path, tmp_path: Path) -> None
 
 
 def test_xss_title_renders_as_text(page, shots: Path) -> None:
-    page.fill("#search", "img src")
+    search(page, "img src")
     item = page.locator("#results li").first
     item.wait_for()
     assert item.locator(".t").text_content() == XSS_TITLE

@@ -275,6 +275,7 @@ function searchBox(input, list, onPick, limit = 30) {
       const got = await api(`/api/search?q=${encodeURIComponent(q)}&limit=${limit}`);
       if (mine !== seq) return;
       fillList(list, got.tracks, (t) => { onPick(t); }, q ? "No match" : "The library is empty");
+      list.dataset.q = q;  // which query the rows answer: focus lists everything before typing lands
       list.hidden = false;
     } catch (e) {
       if (mine === seq) toast(e.message, true);
