@@ -51,7 +51,7 @@ def analyse_files(files: list[Path], hook: ListeningHook) -> tuple[float, dict[s
         stage["prepare"] += t2 - t1
         if sum(len(p.patches) for p in batch) >= hook.batch_size or f == files[-1]:
             t3 = time.perf_counter()
-            per = hook.embed(np.concatenate([p.patches for p in batch]))
+            per = hook.embed(np.concatenate([p.patches for p in batch]), [len(p.patches) for p in batch])
             offset = 0
             for p in batch:
                 n = len(p.patches)

@@ -218,3 +218,26 @@ def test_scan_workers_find_the_beat_tracker_already_compiled(tmp_path: Path) -> 
     assert "4 added" in done.stderr
     after = {p: p.stat().st_mtime_ns for p in cache.rglob("*")}
     assert after == before  # nothing compiled or rewritten by the workers
+
+
+def test_a_tracks_tags_do_not_depend_on_the_tracks_batched_with_it(tmp_path: Path) -> None:
+    # A scan embeds several tracks' patches in one batch; MTT's every-other-patch choice must be
+    # counted per track. Counted over the batch, a track after one with an odd number of patches
+    # got that track's last tags for its first patch, and other MTT patches than when alone.
+    from segue.audio.decode import read_audio
+    from segue.listen.pipeline import ListeningHook, every_other_patch
+
+    hook = ListeningHook(descriptors=False, patch_stride=1)
+    prepared = []
+    for name, seconds, seed in (("odd.flac", 27.0, 3), ("next.ogg", 30.0, 9)):
+        _, audio = read_audio(write_audio(tmp_path / name, seconds=seconds, seed=seed),
+                              decode_rates=hook.decode_rates)  # fmt: skip
+        prepared.append(hook.prepare(audio))
+    first, second = prepared
+    assert len(first.patches) % 2 == 1
+    alone = hook.track_vectors(second, hook.embed(second.patches))["tags_mtt"]
+    lengths = [len(first.patches), len(second.patches)]
+    per = hook.embed(np.concatenate([first.patches, second.patches]), lengths)
+    batched = hook.track_vectors(second, {k: v[lengths[0]:] for k, v in per.items()})["tags_mtt"]
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    assert every_other_patch([3, 2]).tolist() == [True, False, True, True, False]

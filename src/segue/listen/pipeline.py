@@ -26,6 +26,7 @@ audio gets an error row, never a crash.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,9 @@ from segue.library.store import Store
 from segue.listen.batching import BatchingHook
 
 MODEL = "musicnn"
-PIPELINE_VERSION = "musicnn-0.1.0+p3"
+# p4: MTT's every-other-patch choice counted per track; in p3 it ran over the scan's batch, so
+# a track's tag averages took in a neighbour's patch and moved with the batching (up to 0.1)
+PIPELINE_VERSION = "musicnn-0.1.0+p4"
 MUSICNN_RATE = 16000
 DESCRIPTOR_RATE = 22050
 PATCH_SECONDS = 187 * 256 / MUSICNN_RATE
@@ -89,6 +92,13 @@ def edge_patch_ranges(n_patches: int, music_start: float, music_end: float) -> t
     last = max(first + 1, min(n_patches, int(np.ceil(music_end / PATCH_SECONDS))))
     span = max(1, int(round(EDGE_SECONDS / PATCH_SECONDS)))
     return slice(first, min(last, first + span)), slice(max(first, last - span), last)
+
+
+def every_other_patch(track_lengths: Sequence[int]) -> np.ndarray:
+    """Mask over tracks' patches laid end to end: each track's 1st, 3rd, 5th... patch."""
+    if not track_lengths:
+        return np.zeros(0, bool)
+    return np.concatenate([np.arange(n) % 2 == 0 for n in track_lengths])
 
 
 def analysed_patches(n_patches: int, music_start: float, music_end: float, stride: int) -> np.ndarray:
@@ -162,27 +172,37 @@ class ListeningHook(BatchingHook):
     def _slices(self, prepared: Prepared) -> int:
         return len(prepared.patches)
 
-    def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-patch outputs of both models for ``(P, 187, 96)`` patches."""
+    def embed(self, patches: np.ndarray, track_lengths: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """Per-patch outputs of both models for ``(P, 187, 96)`` patches, the patches of the
+        tracks of ``track_lengths`` one after another (default: all of one track)."""
         import torch
 
         self.load_models()
         msd, mtt = self._models
         device = next(msd.parameters()).device
-        outs: dict[str, list[np.ndarray]] = {"penultimate": [], "mean_pool": [], "tags_msd": [], "tags_mtt": []}
+        # MTT serves only the tag averages: every 2nd patch of each track, each result standing
+        # for its pair, halves its cost without touching the similarity vectors. The pairs are
+        # counted per track so a track's tags never depend on the tracks batched with it.
+        mtt_rows = every_other_patch([len(patches)] if track_lengths is None else track_lengths)
+        outs: dict[str, list[np.ndarray]] = {"penultimate": [], "mean_pool": [], "tags_msd": []}
+        mtt_tags = []
         with torch.inference_mode():
             for start in range(0, len(patches), 256):
                 x = torch.from_numpy(np.ascontiguousarray(patches[start : start + 256])).to(device)
                 a = msd(x)
-                # MTT serves only the tag averages: every 2nd patch, each result standing for
-                # its pair, halves its cost without touching the similarity vectors.
-                b = mtt(x[::2])
-                b_tags = b.taggram.repeat_interleave(2, dim=0)[: len(x)]
                 outs["penultimate"].append(a.penultimate.float().cpu().numpy())
                 outs["mean_pool"].append(a.mean_pool.float().cpu().numpy())
                 outs["tags_msd"].append(a.taggram.float().cpu().numpy())
-                outs["tags_mtt"].append(b_tags.float().cpu().numpy())
-        return {k: np.concatenate(v) for k, v in outs.items()}
+            picked = np.flatnonzero(mtt_rows)
+            for start in range(0, len(picked), 256):
+                rows = picked[start : start + 256]
+                x = torch.from_numpy(np.ascontiguousarray(patches[rows])).to(device)
+                mtt_tags.append(mtt(x).taggram.float().cpu().numpy())
+        result = {k: np.concatenate(v) for k, v in outs.items()}
+        tags = np.concatenate(mtt_tags) if mtt_tags else np.zeros((0, len(mtt.tags)), np.float32)
+        # each patch takes the tags of the last MTT patch at or before it: its own track's
+        result["tags_mtt"] = tags[np.cumsum(mtt_rows) - 1]
+        return result
 
     def track_vectors(self, prepared: Prepared, per_patch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The arrays stored for one track, from its per-patch model outputs."""
@@ -211,7 +231,9 @@ class ListeningHook(BatchingHook):
         return vectors
 
     def _store_batch(self, store: Store, queue: list[tuple[str, Prepared]]) -> None:
-        per_patch = self.embed(np.concatenate([p.patches for _, p in queue]))
+        per_patch = self.embed(
+            np.concatenate([p.patches for _, p in queue]), [len(p.patches) for _, p in queue]
+        )
         offset = 0
         for audio_hash, prepared in queue:
             n = len(prepared.patches)
