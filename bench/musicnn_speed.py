@@ -16,6 +16,8 @@ Formulations (all give the same outputs; the tests check the default one against
   pooling over mel); not the same outputs (close: see the tests and BENCHMARKS.md);
 * ``int8/amax``: the same with ``amax`` over the mel axis instead of the pooling;
 * ``int8/temporal-step1``: the same with one patch per call for the temporal branches too.
+* ``int8/fp32-out``: the same with the convolutions writing float32 maps where the shipped
+  path writes bfloat16 (on AVX-512 CPUs; elsewhere both write float32).
 
 Prints the median wall-clock patches/s over ``--runs`` timed runs (after one warm-up run) and
 the CPU seconds per patch, then the fastest configuration. ``--random`` skips the weights (speed
@@ -59,12 +61,14 @@ def amax_over_mel(y: torch.Tensor) -> torch.Tensor:
 
 
 SHIPPED_POOL = mnn._max_over_mel_channels_last
-# name -> (max-over-mel function, temporal step)
-INT8_VARIANTS: dict[str, tuple[Callable, int]] = {
-    "int8": (SHIPPED_POOL, 4),
-    "int8/amax": (amax_over_mel, 4),
-    "int8/temporal-step1": (SHIPPED_POOL, 1),
-    "int8/temporal-step2": (SHIPPED_POOL, 2),
+SHIPPED_OUT = mnn.int8_output_dtype()
+# name -> (max-over-mel function, temporal step, dtype of the convolutions' output maps)
+INT8_VARIANTS: dict[str, tuple[Callable, int, torch.dtype]] = {
+    "int8": (SHIPPED_POOL, 4, SHIPPED_OUT),
+    "int8/amax": (amax_over_mel, 4, SHIPPED_OUT),
+    "int8/temporal-step1": (SHIPPED_POOL, 1, SHIPPED_OUT),
+    "int8/temporal-step2": (SHIPPED_POOL, 2, SHIPPED_OUT),
+    "int8/fp32-out": (SHIPPED_POOL, 4, torch.float32),
 }
 HUGE = 1 << 62
 # name -> (front-end block, external chunk size (0 = whole batch), CPU block bytes)
@@ -129,12 +133,14 @@ def main() -> None:
             if not mnn.int8_available():
                 print(f"{name:<28} (no oneDNN int8 here)")
                 continue
-            pool, step = INT8_VARIANTS[name]
+            pool, step, out = INT8_VARIANTS[name]
             mnn._max_over_mel_channels_last = pool
             model.set_precision("int8")
             assert model._int8 is not None
             for branch in model._int8[1]:
                 branch.step = step
+            for branch in model._int8[0] + model._int8[1]:
+                branch.out_dtype = out
             block, chunk, block_bytes = SHIPPED, 0, mnn._CPU_BLOCK_BYTES
         else:
             model.set_precision("fp32")

@@ -250,7 +250,7 @@ def test_int8_branch_is_an_exact_integer_convolution(models: dict) -> None:
     assert float((dq - x).abs().max()) <= x_scale / 2 + 1e-6  # nothing clipped in this range
     for conv, bn, step in ((model.timbral_convs[0], model.timbral_bns[0], 1),
                            (model.temporal_convs[2], model.temporal_bns[2], 4)):  # fmt: skip
-        branch = mnn._Int8ConvMaxOverMel(conv, bn, step)
+        branch = mnn._Int8ConvMaxOverMel(conv, bn, step, torch.float32)
         with torch.inference_mode():
             got = branch(q, x_scale, x_zero)
             w = branch.w_scale.view(-1, 1, 1, 1) * torch.round(
@@ -261,6 +261,17 @@ def test_int8_branch_is_an_exact_integer_convolution(models: dict) -> None:
             want = mnn._conv_relu_bn_max_over_mel(dq, ref, bn)
         assert got.shape == want.shape == (6, w.shape[0], x.shape[2] - w.shape[2] + 1)
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-4, rtol=1e-5)
+        if mnn.int8_output_dtype() != torch.bfloat16:
+            continue  # this CPU stores float32: the check above is the shipped path
+        # a bfloat16 store rounds the peak before the BN finish (scale * peak + shift): at most
+        # half a unit in the 8th significant bit of the peak, nothing more
+        with torch.inference_mode():
+            got_bf16 = mnn._Int8ConvMaxOverMel(conv, bn, step, torch.bfloat16)(q, x_scale, x_zero)
+        scale = branch.flip.scale.abs()[:, None].numpy()
+        peak = (got.numpy() - branch.flip.shift[:, None].numpy()) / scale
+        err = np.abs(got_bf16.numpy() - got.numpy())
+        assert np.all(err <= scale * np.abs(peak) * 2.0**-8 + 1e-5), err.max()
+        assert err.max() > 0  # it did round: the stored map really was bfloat16
 
 
 def test_int8_input_range_holds_every_log_mel() -> None:

@@ -22,10 +22,11 @@ with the conv negated for channels whose BN scale ``s`` is negative (see
 
 Precision: ``fp32`` is the port proven against the TensorFlow fixtures. ``int8`` (CPU, x86 with
 oneDNN) runs the five front-end convolutions, 95 % of the work, as 8-bit integer convolutions
-with exact 32-bit accumulation and a float output: weights quantised per output channel, the
-batch-normalised log-mel input over one fixed range (so a patch's result never depends on the
-patches batched with it). The max over mel, the mid end and the back end stay fp32. It is 2.5x
-faster on one core; on the dev corpus track vectors keep a cosine of 0.9998 (median; min
+with exact 32-bit accumulation and a float output (bfloat16 on AVX-512 CPUs, see
+:func:`int8_output_dtype`): weights quantised per output channel, the batch-normalised log-mel
+input over one fixed range (so a patch's result never depends on the patches batched with it).
+The BN finish of the max over mel, the mid end and the back end stay fp32. It is 2.5x
+faster on one core (with the float32 output); on the dev corpus track vectors keep a cosine of 0.9998 (median; min
 0.9985) to fp32, and the evaluation shows no loss (BENCHMARKS.md). :func:`resolve_precision`
 picks ``int8`` for ``auto`` where it is available.
 """
@@ -145,6 +146,19 @@ def int8_available() -> bool:
     )
 
 
+def int8_output_dtype() -> torch.dtype:
+    """What the int8 convolutions write: bfloat16 where oneDNN has AVX-512 (its bf16 store is
+    native there), float32 elsewhere.
+
+    The (B, C, T, F) map each convolution writes is the memory traffic of the front end, and
+    the max over mel then reads it back; at half the bytes the front end costs ~35 % less
+    (bench/musicnn_speed.py). A bf16 store rounds each value to 8 significant bits; the max
+    over mel of rounded values is the rounded max (rounding is monotonic), and that 2^-9
+    relative error is well inside the int8 weights' own (the fixture tests' margins do not move).
+    """
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+
+
 def resolve_precision(precision: str, device: torch.device | str) -> str:
     """``fp32`` or ``int8`` for a requested precision on ``device`` (``auto``: int8 on CPUs
     that have it, fp32 elsewhere); raises ValueError for int8 where it cannot run."""
@@ -197,12 +211,21 @@ class _Int8ConvMaxOverMel:
     the max over mel is a channels-last max pooling, vectorised over channels (``amax`` over
     the mel axis would double the front end's time). ``step`` patches go through each oneDNN
     call: 1 for the timbral branches, whose maps fall out of cache otherwise; for the temporal
-    ones 1, 2 and 4 measure the same within noise (bench/musicnn_speed.py).
+    ones 1, 2 and 4 measure the same within noise (bench/musicnn_speed.py). ``out_dtype`` is
+    what the convolution writes (see :func:`int8_output_dtype`); the peaks are finished in
+    float32.
     """
 
-    def __init__(self, conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm, step: int) -> None:
+    def __init__(
+        self,
+        conv: nn.Conv2d,
+        bn: nn.modules.batchnorm._BatchNorm,
+        step: int,
+        out_dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.flip = _SignFlip(*(t.detach().float() for t in _SignFlip.of(conv, bn)))
         self.step = step
+        self.out_dtype = out_dtype
         weight, self.bias = self.flip.weight, self.flip.bias
         self.w_scale = (weight.abs().amax(dim=(1, 2, 3)) / 127.0).clamp(min=1e-12).float()
         q = torch.round(weight / self.w_scale.view(-1, 1, 1, 1)).clamp(-127, 127)
@@ -220,10 +243,10 @@ class _Int8ConvMaxOverMel:
             y = torch.ops.onednn.qconv2d_pointwise(
                 q[i : i + self.step].contiguous(memory_format=torch.channels_last),
                 x_scale, x_zero, self.packed, self.w_scale, self.w_zero, self.bias,
-                [1, 1], [0, 0], [1, 1], 1, 1.0, 0, torch.float32, "none", [], "",
+                [1, 1], [0, 0], [1, 1], 1, 1.0, 0, self.out_dtype, "none", [], "",
             )  # fmt: skip
             peaks.append(_max_over_mel_channels_last(y))
-        return self.flip.finish(torch.cat(peaks))
+        return self.flip.finish(torch.cat(peaks).float())
 
 
 def _relu_bn(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
@@ -274,11 +297,12 @@ class MusiCNN(nn.Module):
         self.precision = resolve_precision(precision, device)
         self._int8 = None
         if self.precision == "int8":
+            out = int8_output_dtype()
             with torch.no_grad():
                 self._int8 = (
-                    [_Int8ConvMaxOverMel(c, b, 1)
+                    [_Int8ConvMaxOverMel(c, b, 1, out)
                      for c, b in zip(self.timbral_convs, self.timbral_bns, strict=True)],
-                    [_Int8ConvMaxOverMel(c, b, 4)
+                    [_Int8ConvMaxOverMel(c, b, 4, out)
                      for c, b in zip(self.temporal_convs, self.temporal_bns, strict=True)],
                 )  # fmt: skip
                 self._int8_range = _input_range(self.bn_input)
