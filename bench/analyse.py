@@ -10,7 +10,9 @@
 (c) the descriptors and feature sets alone, on audio decoded beforehand.
 Everything runs in this one process on one core (torch threads = 1), so "x real time per core"
 is audio seconds per wall second; the ratios b/a and b+/a are the share of decode-only
-throughput kept. Medians over --runs runs, each run timing (a), (c), (b) and (b+) in turn.
+throughput kept. The same ratios by the process's CPU time are printed too: on a shared host
+they leave out time the core spent on other tenants, which moves the wall-clock ratios by
++-0.1 from run to run. Medians over --runs runs, each run timing (a), (c), (b) and (b+) in turn.
 """
 
 from __future__ import annotations
@@ -95,15 +97,17 @@ def main() -> None:
     analyse(warm[22050], 22050)  # librosa's numba compilation is not analysis time
 
     times: dict[str, list[float]] = {"a": [], "b": [], "b+": [], "c": []}
+    cpu: dict[str, list[float]] = {"a": [], "b": [], "b+": []}
     stages: dict[str, dict[str, float]] = {}
     audio_seconds = 0.0
     for _run in range(args.runs):
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         audio_seconds = 0.0
         for f in files:
             info, _ = read_audio(f, decode_rates=rates)
             audio_seconds += info.duration
         times["a"].append(time.perf_counter() - started)
+        cpu["a"].append(time.process_time() - cpu0)
 
         desc = 0.0
         for f in files:
@@ -114,8 +118,10 @@ def main() -> None:
         times["c"].append(desc)
 
         for key, hook in (("b", listen), ("b+", full)):
+            cpu0 = time.process_time()
             elapsed, stages[key] = analyse_files(files, hook)
             times[key].append(elapsed)
+            cpu[key].append(time.process_time() - cpu0)
 
     n = len(files)
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -126,6 +132,13 @@ def main() -> None:
         b = med[key]
         print(f"({key}) {label} {n / b:6.2f} tracks/s  {audio_seconds / b:7.1f} x real time"
               f"   {key}/a = {a / b:.3f}   (runs: {', '.join(f'{a_ / b_:.3f}' for a_, b_ in zip(times['a'], times[key], strict=True))})")  # fmt: skip
+    # CPU seconds are what this process itself used: on a shared host they leave out the time
+    # the core was taken by others, which swings the wall-clock ratios run to run
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+    print("by CPU time (this process's CPU seconds, medians): a " + f"{cpu_med['a']:.1f} s, " + ", ".join(
+        f"{key} {cpu_med[key]:.1f} s ({key}/a = {cpu_med['a'] / cpu_med[key]:.3f}; runs: "
+        + ", ".join(f"{a_ / b_:.3f}" for a_, b_ in zip(cpu["a"], cpu[key], strict=True)) + ")"
+        for key in ("b", "b+")))  # fmt: skip
     c = med["c"]
     print(f"(c)  descriptors + feature sets alone: {audio_seconds / c:7.1f} x real time, "
           f"{c / a:.2f} x the decode time")
