@@ -241,3 +241,5 @@ def test_a_tracks_tags_do_not_depend_on_the_tracks_batched_with_it(tmp_path: Pat
     batched = hook.track_vectors(second, {k: v[lengths[0]:] for k, v in per.items()})["tags_mtt"]
     np.testing.assert_allclose(batched, alone, atol=1e-5)
     assert every_other_patch([3, 2]).tolist() == [True, False, True, True, False]
+    with pytest.raises(ValueError, match="add up to"):
+        hook.embed(second.patches, [len(second.patches) + 1])

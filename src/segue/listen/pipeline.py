@@ -184,6 +184,8 @@ class ListeningHook(BatchingHook):
         # for its pair, halves its cost without touching the similarity vectors. The pairs are
         # counted per track so a track's tags never depend on the tracks batched with it.
         mtt_rows = every_other_patch([len(patches)] if track_lengths is None else track_lengths)
+        if len(mtt_rows) != len(patches):
+            raise ValueError(f"track lengths add up to {len(mtt_rows)}, not {len(patches)} patches")
         outs: dict[str, list[np.ndarray]] = {"penultimate": [], "mean_pool": [], "tags_msd": []}
         mtt_tags = []
         with torch.inference_mode():

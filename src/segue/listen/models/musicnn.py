@@ -25,9 +25,9 @@ oneDNN) runs the five front-end convolutions, 95 % of the work, as 8-bit integer
 with exact 32-bit accumulation and a float output (bfloat16 on AVX-512 CPUs, see
 :func:`int8_output_dtype`): weights quantised per output channel, the batch-normalised log-mel
 input over one fixed range (so a patch's result never depends on the patches batched with it).
-The BN finish of the max over mel, the mid end and the back end stay fp32. It is 2.5x
-faster on one core (with the float32 output); on the dev corpus track vectors keep a cosine of 0.9998 (median; min
-0.9985) to fp32, and the evaluation shows no loss (BENCHMARKS.md). :func:`resolve_precision`
+The BN finish of the max over mel, the mid end and the back end stay fp32. It costs 0.35x
+the fp32 port's CPU time per patch on one core; on the dev corpus track vectors keep a cosine
+of 0.9998 (median; min 0.9985) to fp32, and the evaluation shows no loss (BENCHMARKS.md). :func:`resolve_precision`
 picks ``int8`` for ``auto`` where it is available.
 """
 
