@@ -4,7 +4,8 @@
 
 (a) decode-only: PyAV decode of every track to the pipeline's two rates (22.05 and 16 kHz);
 (b) listening: the same decode plus what the listening issue builds: log-mel patches, both
-    MusiCNN networks batched across tracks, pooling (``ListeningHook(descriptors=False)``);
+    MusiCNN networks batched across tracks, pooling, storing the rows in a throwaway library
+    through the hook's own ``consume``/``finish`` as a scan does (``ListeningHook(descriptors=False)``);
 (b+) full analysis, what ``segue scan`` does by default: (b) plus the DSP descriptors and the
     classic feature sets;
 (c) the descriptors and feature sets alone, on audio decoded beforehand.
@@ -21,6 +22,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,38 +31,34 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from segue.audio.decode import read_audio  # noqa: E402
+from segue.library.store import Store  # noqa: E402
 from segue.listen.pipeline import ListeningHook  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
 
 
-def analyse_files(files: list[Path], hook: ListeningHook) -> tuple[float, dict[str, float]]:
-    """Wall time of the pipeline's work on ``files`` (decode, prepare, networks + pooling)."""
-    stage = {"decode": 0.0, "prepare": 0.0, "embed": 0.0}
+def analyse_files(files: list[Path], hook: ListeningHook, store: Store) -> tuple[float, dict[str, float]]:
+    """Wall time of the pipeline's work on ``files``: decode, prepare, and the hook's own
+    batching, networks, pooling and storing (``consume`` / ``finish``, as a scan calls them)."""
+    stage = {"decode": 0.0, "prepare": 0.0, "embed + store": 0.0}
     started = time.perf_counter()
-    batch = []
     for f in files:
         t0 = time.perf_counter()
-        _, audio = read_audio(f, decode_rates=hook.decode_rates)
+        info, audio = read_audio(f, decode_rates=hook.decode_rates)
         t1 = time.perf_counter()
-        batch.append(hook.prepare(audio))
+        prepared = hook.prepare(audio)
         t2 = time.perf_counter()
+        with store.transaction():
+            hook.consume(store, info.payload_hash or f.name, prepared)
         stage["decode"] += t1 - t0
         stage["prepare"] += t2 - t1
-        if sum(len(p.patches) for p in batch) >= hook.batch_size or f == files[-1]:
-            t3 = time.perf_counter()
-            per = hook.embed(np.concatenate([p.patches for p in batch]), [len(p.patches) for p in batch])
-            offset = 0
-            for p in batch:
-                n = len(p.patches)
-                hook.track_vectors(p, {k: v[offset : offset + n] for k, v in per.items()})
-                offset += n
-            stage["embed"] += time.perf_counter() - t3
-            batch = []
+        stage["embed + store"] += time.perf_counter() - t2
+    t3 = time.perf_counter()
+    hook.finish(store)
+    stage["embed + store"] += time.perf_counter() - t3
     return time.perf_counter() - started, stage
 
 
@@ -100,28 +98,30 @@ def main() -> None:
     cpu: dict[str, list[float]] = {"a": [], "b": [], "b+": []}
     stages: dict[str, dict[str, float]] = {}
     audio_seconds = 0.0
-    for _run in range(args.runs):
-        started, cpu0 = time.perf_counter(), time.process_time()
-        audio_seconds = 0.0
-        for f in files:
-            info, _ = read_audio(f, decode_rates=rates)
-            audio_seconds += info.duration
-        times["a"].append(time.perf_counter() - started)
-        cpu["a"].append(time.process_time() - cpu0)
+    # the hooks store what they analyse, as in a scan: into a throwaway library
+    with tempfile.TemporaryDirectory(prefix="segue-bench-") as tmp, Store(Path(tmp) / "a.db") as store:
+        for _run in range(args.runs):
+            started, cpu0 = time.perf_counter(), time.process_time()
+            audio_seconds = 0.0
+            for f in files:
+                info, _ = read_audio(f, decode_rates=rates)
+                audio_seconds += info.duration
+            times["a"].append(time.perf_counter() - started)
+            cpu["a"].append(time.process_time() - cpu0)
 
-        desc = 0.0
-        for f in files:
-            _, audio = read_audio(f, decode_rates=rates)
-            t0 = time.perf_counter()
-            analyse(audio[22050], 22050)
-            desc += time.perf_counter() - t0
-        times["c"].append(desc)
+            desc = 0.0
+            for f in files:
+                _, audio = read_audio(f, decode_rates=rates)
+                t0 = time.perf_counter()
+                analyse(audio[22050], 22050)
+                desc += time.perf_counter() - t0
+            times["c"].append(desc)
 
-        for key, hook in (("b", listen), ("b+", full)):
-            cpu0 = time.process_time()
-            elapsed, stages[key] = analyse_files(files, hook)
-            times[key].append(elapsed)
-            cpu[key].append(time.process_time() - cpu0)
+            for key, hook in (("b", listen), ("b+", full)):
+                cpu0 = time.process_time()
+                elapsed, stages[key] = analyse_files(files, hook, store)
+                times[key].append(elapsed)
+                cpu[key].append(time.process_time() - cpu0)
 
     n = len(files)
     med = {k: statistics.median(v) for k, v in times.items()}
