@@ -307,3 +307,16 @@ def with_silence(audio: np.ndarray, lead_s: float, tail_s: float, sr: int = SR,
         rng = np.random.default_rng(seed)
         out = out + (10 ** (floor_db / 20) * rng.standard_normal(out.shape)).astype(np.float32)
     return out.astype(np.float32)
+
+
+def golden_piece() -> np.ndarray:
+    """20 s of drums (124 bpm) and an A-minor progression with near-silent edges, stereo: the
+    fixed input of the descriptor golden test (tests/test_descriptors_golden.py)."""
+    drums = drum_loop(124.0, seconds=20.0, seed=3).audio
+    keys = key_piece(9, "minor", seconds=20.0, seed=3)
+    drums = drums if drums.ndim == 1 else drums.mean(axis=0)
+    keys = keys if keys.ndim == 1 else keys.mean(axis=0)
+    n = min(len(drums), len(keys))
+    mix = 0.6 * drums[:n] + 0.4 * keys[:n]
+    stereo = np.stack([mix, 0.9 * mix + 0.02 * np.roll(mix, 7)]).astype(np.float32)
+    return with_silence(stereo, 1.0, 1.5)

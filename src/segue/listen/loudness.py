@@ -142,8 +142,7 @@ _TP_MATRIX = np.ascontiguousarray(_TP_PHASES[:, ::-1].T)
 # no interpolated value can exceed (max |x| under its taps) * sum |h| of its phase
 _TP_BOUND = float(np.abs(_TP_PHASES).sum(axis=1).max())
 _TP_BLOCK = 32  # outputs per candidate block: >= taps - 1, so a block's taps span two blocks
-_TP_COARSE = 16  # candidate blocks per coarse block: a first, cheap test over 512 outputs
-_TP_CHUNK = 4096  # coarse blocks per product: 2M outputs, 25 MB; few BLAS calls (each can
+_TP_CHUNK = 65536  # candidate blocks per product: 2M outputs, 25 MB; few BLAS calls (each can
 # stall for a time slice when its threads compete with other busy processes)
 
 
@@ -169,41 +168,32 @@ def true_peak_dbtp(audio: np.ndarray) -> float:
     pair (4x oversampling, BS.1770-4 Annex 2), every channel. The interpolator is a 64-tap
     Kaiser-windowed sinc in polyphase form; the signal is taken as zero outside the track.
 
-    Only stretches that could hold the peak are interpolated: a block of outputs whose taps'
+    Only stretches that could hold the peak are interpolated: a block of 32 outputs whose taps'
     max |x| times the filter's gain bound stays below the sample peak cannot exceed it, so
-    skipping it changes nothing. The test runs on 512-output blocks, then on the 32-output
-    blocks inside the candidates (on loud masters most of the track is within the bound's
-    5.6 dB of the sample peak, so the finer test pays); the remaining blocks are evaluated a
-    chunk at a time by matrix products over rows of the signal (see ``_row_matrices``)."""
+    skipping it changes nothing (on loud masters most of the track is within the bound's 5.6 dB
+    of the sample peak, so blocks this small pay). The remaining blocks are evaluated a chunk at
+    a time by matrix products over rows of the signal (see ``_row_matrices``)."""
     audio = np.asarray(audio, np.float32)
     if audio.size == 0:
         return FLOOR_DB
-    taps, block, coarse = TP_TAPS_PER_PHASE, _TP_BLOCK, _TP_BLOCK * _TP_COARSE
+    taps, block = TP_TAPS_PER_PHASE, _TP_BLOCK
     n = audio.shape[1]
     # output k is the full convolution at k: it reads padded[k : k + taps], padded being the
     # signal with taps - 1 zeros in front; outputs 0 .. n + taps - 2 (the full length)
-    n_coarse = -(-(n + taps - 1) // coarse)
-    padded = np.zeros((audio.shape[0], (n_coarse + 1) * coarse), np.float32)
+    n_blocks = -(-(n + taps - 1) // block)
+    padded = np.zeros((audio.shape[0], (n_blocks + 1) * block), np.float32)
     padded[:, taps - 1: taps - 1 + n] = audio
-    cmax = np.abs(padded).reshape(audio.shape[0], n_coarse + 1, coarse).max(axis=2)
-    peak = float(cmax.max())
+    bmax = np.abs(padded).reshape(audio.shape[0], n_blocks + 1, block).max(axis=2)
+    peak = float(bmax.max())
     if peak <= 0:
         return FLOOR_DB
     per_block = block // taps
-    for x, cm in zip(padded, cmax, strict=True):
-        # output block j (of either size) reads samples of blocks j and j + 1
-        big = np.flatnonzero(np.maximum(cm[:-1], cm[1:]) * _TP_BOUND > peak)
-        blocks = x.reshape(-1, block)
+    for x, bm in zip(padded, bmax, strict=True):
+        # output block j reads samples of blocks j and j + 1
+        cand = np.flatnonzero(np.maximum(bm[:-1], bm[1:]) * _TP_BOUND > peak)
         rows = x.reshape(-1, taps)
-        for i in range(0, len(big), _TP_CHUNK):
-            # the 32-sample blocks of these coarse blocks and the one after each
-            fine = _TP_COARSE * big[i: i + _TP_CHUNK, None] + np.arange(_TP_COARSE + 1)
-            bmax = np.abs(blocks[fine]).max(axis=2)
-            keep = np.maximum(bmax[:, :-1], bmax[:, 1:]) * _TP_BOUND > peak
-            cand = fine[:, :-1][keep]
-            first = (per_block * cand[:, None] + np.arange(per_block)).ravel()
-            if first.size == 0:
-                continue
+        for i in range(0, len(cand), _TP_CHUNK):
+            first = (per_block * cand[i: i + _TP_CHUNK, None] + np.arange(per_block)).ravel()
             v = rows[first] @ _TP_A
             v += rows[first + 1] @ _TP_B
             peak = max(peak, float(v.max()), -float(v.min()))

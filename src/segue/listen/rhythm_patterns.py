@@ -138,7 +138,7 @@ def _ssd(segs: np.ndarray) -> np.ndarray:
     # scipy's test for a constant band: its variance is only rounding noise of the mean
     constant = m2 <= (np.finfo(m2.dtype).eps * mean[..., 0]) ** 2
     out[..., 0] = mean[..., 0]
-    out[..., 1] = segs.var(axis=2)
+    out[..., 1] = m2
     with np.errstate(all="ignore"):
         out[..., 2] = np.where(constant, np.nan, m3 / m2**1.5)
         out[..., 3] = np.where(constant, np.nan, m4 / m2**2.0)
