@@ -114,3 +114,23 @@ def test_tiny_inputs_use_pca(tmp_path: Path):
     got = project(few, ProjectionParams(), name="few", cache=tmp_path)
     assert got.xy.shape == (5, 2) and np.isfinite(got.xy).all()
     assert project({}, ProjectionParams(), cache=tmp_path).xy.shape == (0, 2)
+
+
+def test_pca_2d_gives_the_principal_components_also_from_a_sample(monkeypatch) -> None:
+    from segue.art import layout
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((400, 12)) * np.array([9.0, 4.0] + [1.0] * 10)
+    centred = x - x.mean(0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    want = u[:, :2] * s[:2]
+    got = layout.pca_2d(x)
+    assert got.shape == (400, 2) and got.dtype == np.float32
+    np.testing.assert_allclose(np.abs(got), np.abs(want), atol=1e-3)  # up to each axis' sign
+    monkeypatch.setattr(layout, "PCA_SAMPLE", 100)  # axes from a quarter of the points
+    sampled = layout.pca_2d(x)
+    for axis in range(2):
+        cos = abs(sampled[:, axis] @ want[:, axis]) / (
+            np.linalg.norm(sampled[:, axis]) * np.linalg.norm(want[:, axis]))
+        assert cos > 0.98
+    assert layout.pca_2d(np.ones((1, 5))).tolist() == [[0.0, 0.0]]

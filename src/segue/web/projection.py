@@ -4,8 +4,8 @@
 ``segue map`` (:func:`segue.art.layout.projection`, cached on disk and shared with it) for
 libraries up to :data:`TSNE_MAX_TRACKS` tracks, where it takes seconds; above that a request
 cannot wait minutes, so the fast default is used: PCA of the unit track vectors to two
-dimensions (an SVD of the centred matrix; 100k x 200 takes well under a second). Either way the result is
-scaled to [0, 1] on both axes and cached on the catalogue, so it is computed once per rebuild.
+dimensions (:func:`segue.art.layout.pca_2d`). Either way the result is scaled to [0, 1]
+on both axes and cached on the catalogue, so it is computed once per rebuild.
 """
 
 from __future__ import annotations
@@ -14,23 +14,7 @@ from typing import Any
 
 import numpy as np
 
-
-def pca_2d(vectors: np.ndarray) -> np.ndarray:
-    """The first two principal components of ``vectors`` (n, d), as (n, 2) float32."""
-    x = np.asarray(vectors, dtype=np.float32)
-    n = x.shape[0]
-    if n == 0:
-        return np.zeros((0, 2), np.float32)
-    if n < 3:
-        return np.column_stack([np.linspace(0, 1, n), np.full(n, 0.5)]).astype(np.float32)
-    x = x - x.mean(axis=0)
-    if n > 20000:  # the axes from a sample are as good, and the SVD stays cheap
-        rng = np.random.default_rng(0)
-        sample = x[rng.choice(n, 20000, replace=False)]
-    else:
-        sample = x
-    _, _, vt = np.linalg.svd(sample, full_matrices=False)
-    return (x @ vt[:2].T).astype(np.float32)
+from segue.art.layout import pca_2d
 
 
 def _scale01(xy: np.ndarray) -> np.ndarray:
