@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
+from segue.api import Library
 from segue.web.deps import State
 
 router = APIRouter(tags=["journeys"])
@@ -124,9 +125,10 @@ def _render(job: MixJob, st: Any, paths: list[str], fade: float) -> None:
         job.progress = round(share, 3)
 
     try:
-        lib = st.library()
-        mix_paths(lib, paths, job.path, title="segue journey", progress=False,
-                  on_progress=progress, fade=fade)  # fmt: skip
+        # a thread of its own, used once: its connection is closed with it, not kept per thread
+        with Library.open(st.db_path) as lib:
+            mix_paths(lib, paths, job.path, title="segue journey", progress=False,
+                      on_progress=progress, fade=fade)  # fmt: skip
         job.progress, job.state = 1.0, "done"
     except Exception as exc:  # noqa: BLE001 - reported to the page, never raised into a thread
         job.state, job.error = "error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
