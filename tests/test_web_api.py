@@ -399,3 +399,23 @@ def test_search_right_after_a_rebuild_from_many_threads() -> None:
             t.join()
         assert errors == []
         assert all(got[n] == expected[queries[n % len(queries)]] for n in range(40))
+
+
+def test_ids_are_never_read_as_files_in_the_cwd(
+    client: TestClient, lib_db: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named like a track id in the server's working folder changes nothing: the web
+    passes rows to the engine, never the id as seed text (which the CLI reads as a path)."""
+    ids = ids_by_title(client)
+    seed, end = ids["First Song"], ids["Extra Song 5"]
+    similar = lambda: client.get("/api/similar", params={"id": seed, "n": 5}).json()  # noqa: E731
+    body = {"waypoints": [seed, end], "steps": 3}
+    journey = lambda: client.post("/api/journey", json=body).json()  # noqa: E731
+    before_similar, before_journey = similar(), journey()
+    # real audio of another track under the ids' names: read as seeds, they would steer elsewhere
+    other = next(lib_db[0].rglob("extra 3.mp3")).read_bytes()
+    for name in (str(seed), str(end)):
+        (tmp_path / name).write_bytes(other)
+    monkeypatch.chdir(tmp_path)
+    assert similar() == before_similar
+    assert journey() == before_journey

@@ -409,12 +409,30 @@ class Library:
         """The ``n`` nearest tracks by cosine similarity, the seed and its duplicates excluded."""
         if n < 1:
             raise UserError(f"-n must be at least 1, got {n}")
-        cat = self.catalog()
         row, vector = self.seed_vector(seed)
+        return self.track_rows_json(*self.similar_rows(row, n, vector))
+
+    def similar_rows(
+        self, row: int | None, n: int = 10, vector: np.ndarray | None = None
+    ) -> tuple[list[int], list[float]]:
+        """Catalogue rows of the ``n`` tracks nearest to ``row`` (its duplicate group excluded)
+        and their cosine similarities, best first.
+
+        ``vector``: the unit query vector, when it is not ``row``'s own (an outside seed has
+        ``row`` None). For callers that already hold rows (the web app), so a track id is never
+        read as a seed text.
+        """
+        if n < 1:
+            raise UserError(f"-n must be at least 1, got {n}")
+        cat = self.catalog()
+        if vector is None:
+            if row is None:
+                raise ValueError("similar_rows needs a row or a vector")
+            vector = cat.vectors[row]
         exclude = [] if row is None else list(np.flatnonzero(cat.group == cat.group[row]))
         idx, scores = cat.get_index().search(vector, n, exclude=exclude)
         keep = idx[0] >= 0
-        return self.track_rows_json(idx[0][keep].tolist(), scores[0][keep].tolist())
+        return idx[0][keep].tolist(), scores[0][keep].tolist()
 
     def playlist(
         self,

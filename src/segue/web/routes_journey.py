@@ -44,10 +44,12 @@ class ExportRequest(BaseModel):
 @router.post("/journey")
 def journey(req: JourneyRequest, st: State) -> dict:
     """Every waypoint in order with ``steps`` tracks between each pair (as ``segue journey``)."""
-    lib, view = st.request_library()
-    for i in req.waypoints:
-        view.row(i)  # 404 for an unknown id rather than a fuzzy match of its digits
-    result = lib.journey([str(i) for i in req.waypoints], req.steps)
+    from segue.playlist.journey import journey as plan
+
+    view = st.view()
+    # rows straight to the engine: an id is never read as seed text (fuzzy match, a file named
+    # like it in the server's cwd); an unknown id is a 404
+    result = plan(view.catalog, [view.row(i) for i in req.waypoints], req.steps)
     out = []
     for step in result.steps:
         t = view.track(step.index)

@@ -102,11 +102,11 @@ def similar(
 ) -> dict:
     """The ``n`` nearest tracks by listening (the same call as ``segue similar``)."""
     lib, view = st.request_library()
-    view.row(id)  # an unknown id is a 404, not a fuzzy text search for the digits
-    rows = lib.similar(str(id), n)
+    # by row, never as seed text: an id is not a fuzzy search nor a file in the server's cwd
+    rows, scores = lib.similar_rows(view.row(id), n)
     out = []
-    for r in rows:
-        t = view.track(view.row(int(r["id"])))
-        t["similarity"] = r.get("similarity")
+    for r, score in zip(rows, scores, strict=True):
+        t = view.track(r)
+        t["similarity"] = round(float(score), 4)
         out.append(t)
     return {"seed": id, "tracks": out}
