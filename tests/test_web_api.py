@@ -15,9 +15,15 @@ from segue import open_library
 from segue.library.store import Store
 from segue.playlist.export import read_playlist
 from segue.web.app import create_app
-from web_helpers import XSS_TITLE, analysed_library
+from web_helpers import XSS_TITLE, analysed_library, fresh_art_cache
 
 from audio_factory import write_audio
+
+
+@pytest.fixture(autouse=True)
+def art_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test here gets an empty art cache: the map's t-SNE runs, not the user's cache."""
+    return fresh_art_cache(tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +151,9 @@ def test_journey_and_exports(client: TestClient, lib_db: tuple[Path, Path], tmp_
     assert client.post("/api/mix", json={"ids": [a], "format": "exe"}).status_code == 422
 
 
-def test_map_points(client: TestClient) -> None:
+def test_map_points(client: TestClient, art_cache: Path) -> None:
     m = client.get("/api/map").json()
+    assert any(p.is_file() for p in art_cache.rglob("*"))  # t-SNE ran here, into the test's cache
     n = len(m["ids"])
     assert n == 15 and len(m["x"]) == len(m["y"]) == len(m["tag"]) == len(m["title"]) == n
     assert all(0 <= v <= 1 for v in m["x"] + m["y"]) and m["method"] == "tsne"

@@ -17,9 +17,15 @@ from pathlib import Path
 import pytest
 
 from segue.playlist.export import read_playlist
-from web_helpers import XSS_TITLE, analysed_library, wav_of
+from web_helpers import XSS_TITLE, analysed_library, fresh_art_cache, wav_of
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def art_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test here gets an empty art cache: the map's t-SNE runs, not the user's cache."""
+    return fresh_art_cache(tmp_path, monkeypatch)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"Debian's Chromium is not installed at {CHROMIUM} (make test installs it)"
