@@ -453,3 +453,37 @@ def test_path_traversal_really_reaches_the_app_and_is_refused(lib_db: tuple[Path
     assert seen and (".." in seen[-1]), seen  # the traversal arrived as such
     assert res.status_code == 404 and res.headers["content-type"].startswith("application/json")
     assert secret not in res.text
+
+
+def test_radio_skipped_tracks_do_not_steer_and_do_not_come_back(client: TestClient) -> None:
+    """``skipped``: the tracks stay played (never picked again) but leave the query window."""
+    ids = ids_by_title(client)
+    seed = ids["First Song"]
+    far = [t["id"] for t in client.get("/api/similar", params={"id": seed, "n": 14}).json()["tracks"]][-2:]
+    history = [seed, *far]  # heard two tracks unlike the seed
+    ask = lambda **kw: [  # noqa: E731
+        t["id"] for t in client.post("/api/radio", json={"seeds": [seed], "history": history, "k": 6, **kw}).json()["tracks"]
+    ]
+    steered = ask(lookback=3)  # the far tracks steer
+    skipped = ask(lookback=3, skipped=far)  # skipped: only the seed is left in the window
+    on_seed = ask(lookback=0)  # what staying on the seed picks, with the same history
+    assert skipped == on_seed != steered
+    assert not set(skipped) & set(history)  # skipped tracks are not played again
+
+
+def test_token_in_x_segue_token_header(lib_db: tuple[Path, Path]) -> None:
+    guarded = TestClient(create_app(lib_db[1], token="s3cret"))
+    assert guarded.get("/api/status", headers={"X-Segue-Token": "s3cret"}).status_code == 200
+    assert guarded.get("/api/status", headers={"X-Segue-Token": "wrong"}).status_code == 401
+
+
+def test_body_limits_json_and_chunked(client: TestClient) -> None:
+    from segue.web.app import MAX_JSON_BYTES
+
+    chunked = client.post("/api/radio", content=iter([b'{"seeds": [1]}']), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 411 and "Content-Length" in chunked.json()["detail"]
+    pad = b" " * (MAX_JSON_BYTES - len(b'{"seeds": [1]}') + 1)
+    big = client.post("/api/radio", content=b'{"seeds": [1]}' + pad, headers={"Content-Type": "application/json"})
+    assert big.status_code == 413 and "too big" in big.json()["detail"]
+    fits = client.post("/api/radio", content=b'{"seeds": [1]}' + pad[:-1], headers={"Content-Type": "application/json"})
+    assert fits.status_code == 200, fits.text  # exactly at the limit is accepted
