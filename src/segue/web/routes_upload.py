@@ -15,7 +15,7 @@ import tempfile
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 
 from segue.audio.formats import NotAudioError, sniff_format
 from segue.web.deps import State
@@ -29,13 +29,6 @@ _CHUNK = 1 << 20
 
 def _too_big() -> HTTPException:
     return HTTPException(413, f"the file is too big: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-
-
-def check_length(request: Request) -> None:
-    """Refuse an announced oversize body before reading it."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
-        raise _too_big()
 
 
 def _save(upload: UploadFile) -> str:
@@ -77,6 +70,14 @@ def analyse_upload(st: AppState, upload: UploadFile) -> np.ndarray:
     return vector / (float(np.linalg.norm(vector)) or 1.0)
 
 
+def _upload_vector(st: AppState, upload: UploadFile) -> np.ndarray:
+    """The uploaded audio's unit track vector, after failing fast (409) on an empty library:
+    the analysis is the expensive part. (Oversize bodies never get here: the app's middleware
+    refuses them from their Content-Length before any byte is read.)"""
+    st.view()
+    return analyse_upload(st, upload)
+
+
 def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:
     view = st.view()
     idx, scores = view.catalog.get_index().search(vector, n)
@@ -90,19 +91,18 @@ def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:
     return out
 
 
-@router.post("/seed", dependencies=[Depends(check_length)])
+@router.post("/seed")
 def seed_from_file(
     st: State,
     file: Annotated[UploadFile, File(description="any audio file (at most 50 MB)")],
     n: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict:
     """Analyse a dropped-in audio file and return the library tracks nearest to it."""
-    st.view()  # fail fast (409) on an empty library, before the expensive analysis
-    vector = analyse_upload(st, file)
+    vector = _upload_vector(st, file)
     return {"name": os.path.basename(file.filename or "upload"), "tracks": _nearest(st, vector, n)}
 
 
-@router.post("/listen", dependencies=[Depends(check_length)])
+@router.post("/listen")
 def listen(
     st: State,
     file: Annotated[UploadFile, File(description="a short recording of the room, WAV")],
@@ -113,8 +113,7 @@ def listen(
     ``match`` is the library track nearest to the recording (probably what is playing, if it
     is in the library); ``next`` are the tracks to follow it, the match excluded.
     """
-    st.view()
-    vector = analyse_upload(st, file)
+    vector = _upload_vector(st, file)
     near = _nearest(st, vector, n + 1)
     match = near[0] if near else None
     return {"match": match, "next": near[1:] if match else []}
