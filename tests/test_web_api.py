@@ -487,3 +487,41 @@ def test_body_limits_json_and_chunked(client: TestClient) -> None:
     assert big.status_code == 413 and "too big" in big.json()["detail"]
     fits = client.post("/api/radio", content=b'{"seeds": [1]}' + pad[:-1], headers={"Content-Type": "application/json"})
     assert fits.status_code == 200, fits.text  # exactly at the limit is accepted
+
+
+def test_serve_prints_usable_urls() -> None:
+    from segue.commands.serve import base_url
+
+    assert base_url("::1", 8050) == "http://[::1]:8050/"
+    assert base_url("fe80::1", 80) == "http://[fe80::1]:80/"
+    assert base_url("::", 8050) == base_url("0.0.0.0", 8050) == "http://127.0.0.1:8050/"
+    assert base_url("localhost", 9) == "http://localhost:9/"
+
+
+def test_status_of_an_empty_library(tmp_path: Path) -> None:
+    got = TestClient(create_app(tmp_path / "empty.db")).get("/api/status")
+    assert got.status_code == 200 and got.json()["tracks"] == got.json()["analysed"] == 0
+
+
+def test_listen_next_leaves_out_copies_of_the_match(lib_db: tuple[Path, Path], tmp_path: Path) -> None:
+    """A second copy of the recording in the library is the same song: not 'what comes next'."""
+    from web_helpers import wav_of
+
+    music, db = lib_db
+    copy = tmp_path / "dup.db"
+    with Store(db) as src, Store(copy) as dst:
+        src.conn.backup(dst.conn)
+    original = next(music.rglob("extra 4.mp3"))
+    twin = tmp_path / "twin" / "extra 4 (copy).mp3"
+    twin.parent.mkdir()
+    twin.write_bytes(original.read_bytes())
+    with open_library(copy) as lib:
+        lib.scan([twin.parent], progress=False, workers=1)  # same audio: analysis is reused
+        copies = {t.id for t in lib.store.tracks() if t.path in (str(original), str(twin))}
+    assert len(copies) == 2
+    wav = wav_of(original, tmp_path / "room.wav")
+    got = TestClient(create_app(copy)).post("/api/listen", files={"file": ("room.wav", wav.read_bytes(), "audio/wav")})
+    assert got.status_code == 200, got.text
+    match, following = got.json()["match"], got.json()["next"]
+    assert match["id"] in copies and len(following) == 10
+    assert not copies & {t["id"] for t in following}

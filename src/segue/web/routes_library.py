@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 
 from segue.web.deps import State
 from segue.web.search import search
-from segue.web.state import TrackNotFound
+from segue.web.state import NotReady, TrackNotFound
 
 router = APIRouter(tags=["library"])
 
@@ -37,9 +37,8 @@ def status(st: State) -> dict:
     lib = st.library()
     tracks = lib.store.count_tracks()
     try:
-        view = st.view()
-        analysed = len(view.catalog)
-    except Exception:  # noqa: BLE001 - an empty library is a state, not an error, here
+        analysed = len(st.view().catalog)
+    except NotReady:  # nothing analysed yet is a state, not an error, here; a bug stays a 500
         analysed = 0
     return {"tracks": tracks, "analysed": analysed, "db": os.path.basename(str(st.db_path))}
 

@@ -111,9 +111,22 @@ def listen(
     """What is playing in the room, and what from the library should come next.
 
     ``match`` is the library track nearest to the recording (probably what is playing, if it
-    is in the library); ``next`` are the tracks to follow it, the match excluded.
+    is in the library); ``next`` are the tracks to follow it, the match and its duplicates (other copies of
+    the same recording) excluded.
     """
     vector = _upload_vector(st, file)
-    near = _nearest(st, vector, n + 1)
-    match = near[0] if near else None
-    return {"match": match, "next": near[1:] if match else []}
+    lib, view = st.request_library()
+    best, score = view.catalog.get_index().search(vector, 1)
+    if best[0][0] < 0:
+        return {"match": None, "next": []}
+    row = int(best[0][0])
+    match = view.track(row)
+    match["similarity"] = round(float(score[0][0]), 4)
+    # the recording's neighbours, without the match nor other copies of the same recording
+    rows, scores = lib.similar_rows(row, n, vector)
+    following = []
+    for r, sc in zip(rows, scores, strict=True):
+        t = view.track(r)
+        t["similarity"] = round(float(sc), 4)
+        following.append(t)
+    return {"match": match, "next": following}
