@@ -525,3 +525,16 @@ def test_listen_next_leaves_out_copies_of_the_match(lib_db: tuple[Path, Path], t
     match, following = got.json()["match"], got.json()["next"]
     assert match["id"] in copies and len(following) == 10
     assert not copies & {t["id"] for t in following}
+
+
+def test_one_outside_pipeline_per_process() -> None:
+    """Uploads (web threads) and outside seed files (Library) share one loaded pipeline."""
+    from segue.listen.pipeline import outside_listener
+
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(outside_listener())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(g is got[0] for g in got) and got[0]._models is not None

@@ -74,7 +74,6 @@ class Library:
         #: The vector source that ``catalog()`` (and so every playlist call) uses; see :meth:`use`.
         self.features = "musicnn"
         self.pooling = "mean"
-        self._listener: Any = None
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Library:
@@ -287,14 +286,6 @@ class Library:
         pooled = pooler.track_vectors()
         return np.stack([pooled[h] if h in pooled else fallback[i] for i, h in enumerate(hashes)])
 
-    def _outside_listener(self) -> Any:
-        """One MusiCNN pipeline per library for outside seeds: the models load once, not per seed."""
-        if self._listener is None:
-            from segue.listen.pipeline import ListeningHook
-
-            self._listener = ListeningHook(descriptors=False)
-        return self._listener
-
     def _outside_file(self, text: str) -> str | None:
         """``text`` as an audio file that is not in the library, else None."""
         path = os.path.abspath(os.path.expanduser(text))
@@ -314,10 +305,10 @@ class Library:
                     f"an audio file outside the library can seed --features musicnn only: {outside}"
                 )
             from segue.errors import DecodeError
-            from segue.listen.pipeline import analyse_file
+            from segue.listen.pipeline import analyse_outside
 
             try:
-                vector = analyse_file(outside, self._outside_listener())["track"]
+                vector = analyse_outside(outside)["track"]
             except DecodeError as exc:
                 raise UserError(f"cannot analyse {outside}: {exc}") from exc
             return None, vector / (np.linalg.norm(vector) or 1.0)

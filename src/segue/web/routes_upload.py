@@ -51,9 +51,9 @@ def _save(upload: UploadFile) -> str:
     return path
 
 
-def analyse_upload(st: AppState, upload: UploadFile) -> np.ndarray:
+def analyse_upload(upload: UploadFile) -> np.ndarray:
     """The unit track vector of an uploaded audio file (the file is deleted afterwards)."""
-    from segue.listen.pipeline import analyse_file
+    from segue.listen.pipeline import analyse_outside
 
     path = _save(upload)
     try:
@@ -61,8 +61,7 @@ def analyse_upload(st: AppState, upload: UploadFile) -> np.ndarray:
             sniff_format(path)
         except NotAudioError as exc:
             raise HTTPException(415, f"not a supported audio file: {exc}") from None
-        with st.hook_lock:  # one model, one inference at a time
-            vector = analyse_file(path, st.hook())["track"]
+        vector = analyse_outside(path)["track"]  # the process's one outside pipeline
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -75,7 +74,7 @@ def _upload_vector(st: AppState, upload: UploadFile) -> np.ndarray:
     the analysis is the expensive part. (Oversize bodies never get here: the app's middleware
     refuses them from their Content-Length before any byte is read.)"""
     st.view()
-    return analyse_upload(st, upload)
+    return analyse_upload(upload)
 
 
 def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:

@@ -92,8 +92,6 @@ class AppState:
         self._fixed = catalog is not None  # an injected catalogue (benchmarks) never refreshes
         if catalog is not None:
             self._view = CatalogView(catalog=catalog)
-        self._hook: Any = None
-        self.hook_lock = threading.Lock()
 
     # -- libraries ----------------------------------------------------------------------------
     def library(self) -> Library:
@@ -153,14 +151,3 @@ class AppState:
         # Sharing one built catalogue across threads is what keeps each request cheap.
         lib.use_catalog(view.catalog)
         return lib, view
-
-    # -- the listening models (uploads, microphone) ----------------------------------------------
-    def hook(self) -> Any:
-        """The MusiCNN pipeline for outside audio, loaded once (callers hold ``hook_lock``)."""
-        if self._hook is None:
-            from segue.listen.pipeline import ListeningHook
-
-            hook = ListeningHook(descriptors=False)
-            hook.load_models()
-            self._hook = hook
-        return self._hook
