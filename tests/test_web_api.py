@@ -15,9 +15,15 @@ from segue import open_library
 from segue.library.store import Store
 from segue.playlist.export import read_playlist
 from segue.web.app import create_app
-from web_helpers import XSS_TITLE, analysed_library
+from web_helpers import XSS_TITLE, analysed_library, fresh_art_cache
 
 from audio_factory import write_audio
+
+
+@pytest.fixture(autouse=True)
+def art_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test here gets an empty art cache: the map's t-SNE runs, not the user's cache."""
+    return fresh_art_cache(tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +151,9 @@ def test_journey_and_exports(client: TestClient, lib_db: tuple[Path, Path], tmp_
     assert client.post("/api/mix", json={"ids": [a], "format": "exe"}).status_code == 422
 
 
-def test_map_points(client: TestClient) -> None:
+def test_map_points(client: TestClient, art_cache: Path) -> None:
     m = client.get("/api/map").json()
+    assert any(p.is_file() for p in art_cache.rglob("*"))  # t-SNE ran here, into the test's cache
     n = len(m["ids"])
     assert n == 15 and len(m["x"]) == len(m["y"]) == len(m["tag"]) == len(m["title"]) == n
     assert all(0 <= v <= 1 for v in m["x"] + m["y"]) and m["method"] == "tsne"
@@ -220,10 +227,10 @@ def test_listen_wav(client: TestClient, lib_db: tuple[Path, Path], tmp_path: Pat
         ("get", "/api/tracks/99999999999999999999999/audio", {}, 404),
         ("get", "/api/tracks/..%2F..%2Fetc%2Fpasswd/audio", {}, 404),
         ("get", "/api/tracks/1%2F..%2F..%2Fetc%2Fpasswd", {}, 404),
-        ("get", "/api/covers/../../etc/passwd", {}, 404),
+        ("get", "/api/covers/..%2f..%2f..%2fetc%2fpasswd", {}, 404),  # httpx keeps %2f; see below
         ("get", "/api/covers/zzzz", {}, 404),
         ("get", "/api/covers/" + "a" * 64, {}, 404),
-        ("get", "/static/../app.py", {}, 404),
+        ("get", "/static/..%2fapp.py", {}, 404),
         ("get", "/api/similar", {}, 422),
         ("get", "/api/similar?id=424242", {}, 404),
         ("get", "/api/similar?id=1&n=0", {}, 422),
@@ -368,3 +375,166 @@ def test_plays_table_store_methods(tmp_path: Path) -> None:
         assert [p.event for p in store.plays()] == ["complete", "skip", "start"]
         assert [p.event for p in store.plays("h1", limit=1)] == ["skip"]
         assert store.plays("h1")[0].position_s == 12.5
+
+
+def test_search_right_after_a_rebuild_from_many_threads() -> None:
+    """Searches arriving while a fresh catalogue's search cache is being built all answer, and
+    answer the same as a lone search (the cache is stored whole, never seen half built)."""
+    from segue.playlist.catalog import Catalog
+    from segue.web.search import search
+
+    cat = Catalog.synthetic(5000, 4, seed=1, transitions=False)
+    queries = ["", "a", "01", "x y"]
+    expected = {q: search(cat, q, 20) for q in queries}
+    assert expected[""] and expected["01"]
+    errors: list[str] = []
+    got: dict[int, list[int]] = {}
+    for _ in range(3):
+        cat._cache.clear()  # a rebuilt catalogue starts with no search cache
+
+        def go(n: int) -> None:
+            time.sleep(n * 0.004)  # arrivals spread over the build, not all at once
+            try:
+                got[n] = search(cat, queries[n % len(queries)], 20)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=go, args=(n,)) for n in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert all(got[n] == expected[queries[n % len(queries)]] for n in range(40))
+
+
+def test_ids_are_never_read_as_files_in_the_cwd(
+    client: TestClient, lib_db: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named like a track id in the server's working folder changes nothing: the web
+    passes rows to the engine, never the id as seed text (which the CLI reads as a path)."""
+    ids = ids_by_title(client)
+    seed, end = ids["First Song"], ids["Extra Song 5"]
+    similar = lambda: client.get("/api/similar", params={"id": seed, "n": 5}).json()  # noqa: E731
+    body = {"waypoints": [seed, end], "steps": 3}
+    journey = lambda: client.post("/api/journey", json=body).json()  # noqa: E731
+    before_similar, before_journey = similar(), journey()
+    # real audio of another track under the ids' names: read as seeds, they would steer elsewhere
+    other = next(lib_db[0].rglob("extra 3.mp3")).read_bytes()
+    for name in (str(seed), str(end)):
+        (tmp_path / name).write_bytes(other)
+    monkeypatch.chdir(tmp_path)
+    assert similar() == before_similar
+    assert journey() == before_journey
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("/api/covers/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd", "root:"),
+        ("/static/..%2fapp.py", "GuardMiddleware"),
+        ("/static/%2e%2e/app.py", "GuardMiddleware"),
+        ("/static/..%2f..%2fapi.py", "class Library"),
+        ("/static/..%5capp.py", "GuardMiddleware"),
+    ],
+)
+def test_path_traversal_really_reaches_the_app_and_is_refused(lib_db: tuple[Path, Path], url: str, secret: str) -> None:
+    """httpx drops a literal ``..`` before sending; percent-encoded, the route and StaticFiles
+    really see it (checked at the ASGI door), and answer 404 without a byte of the file."""
+    app = create_app(lib_db[1])
+    seen: list[str] = []
+
+    async def door(scope: dict, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] == "http":
+            seen.append(scope["path"])
+        await app(scope, receive, send)
+
+    res = TestClient(door).get(url)
+    assert seen and (".." in seen[-1]), seen  # the traversal arrived as such
+    assert res.status_code == 404 and res.headers["content-type"].startswith("application/json")
+    assert secret not in res.text
+
+
+def test_radio_skipped_tracks_do_not_steer_and_do_not_come_back(client: TestClient) -> None:
+    """``skipped``: the tracks stay played (never picked again) but leave the query window."""
+    ids = ids_by_title(client)
+    seed = ids["First Song"]
+    far = [t["id"] for t in client.get("/api/similar", params={"id": seed, "n": 14}).json()["tracks"]][-2:]
+    history = [seed, *far]  # heard two tracks unlike the seed
+    ask = lambda **kw: [  # noqa: E731
+        t["id"] for t in client.post("/api/radio", json={"seeds": [seed], "history": history, "k": 6, **kw}).json()["tracks"]
+    ]
+    steered = ask(lookback=3)  # the far tracks steer
+    skipped = ask(lookback=3, skipped=far)  # skipped: only the seed is left in the window
+    on_seed = ask(lookback=0)  # what staying on the seed picks, with the same history
+    assert skipped == on_seed != steered
+    assert not set(skipped) & set(history)  # skipped tracks are not played again
+
+
+def test_token_in_x_segue_token_header(lib_db: tuple[Path, Path]) -> None:
+    guarded = TestClient(create_app(lib_db[1], token="s3cret"))
+    assert guarded.get("/api/status", headers={"X-Segue-Token": "s3cret"}).status_code == 200
+    assert guarded.get("/api/status", headers={"X-Segue-Token": "wrong"}).status_code == 401
+
+
+def test_body_limits_json_and_chunked(client: TestClient) -> None:
+    from segue.web.app import MAX_JSON_BYTES
+
+    chunked = client.post("/api/radio", content=iter([b'{"seeds": [1]}']), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 411 and "Content-Length" in chunked.json()["detail"]
+    pad = b" " * (MAX_JSON_BYTES - len(b'{"seeds": [1]}') + 1)
+    big = client.post("/api/radio", content=b'{"seeds": [1]}' + pad, headers={"Content-Type": "application/json"})
+    assert big.status_code == 413 and "too big" in big.json()["detail"]
+    fits = client.post("/api/radio", content=b'{"seeds": [1]}' + pad[:-1], headers={"Content-Type": "application/json"})
+    assert fits.status_code == 200, fits.text  # exactly at the limit is accepted
+
+
+def test_serve_prints_usable_urls() -> None:
+    from segue.commands.serve import base_url
+
+    assert base_url("::1", 8050) == "http://[::1]:8050/"
+    assert base_url("fe80::1", 80) == "http://[fe80::1]:80/"
+    assert base_url("::", 8050) == base_url("0.0.0.0", 8050) == "http://127.0.0.1:8050/"
+    assert base_url("localhost", 9) == "http://localhost:9/"
+
+
+def test_status_of_an_empty_library(tmp_path: Path) -> None:
+    got = TestClient(create_app(tmp_path / "empty.db")).get("/api/status")
+    assert got.status_code == 200 and got.json()["tracks"] == got.json()["analysed"] == 0
+
+
+def test_listen_next_leaves_out_copies_of_the_match(lib_db: tuple[Path, Path], tmp_path: Path) -> None:
+    """A second copy of the recording in the library is the same song: not 'what comes next'."""
+    from web_helpers import wav_of
+
+    music, db = lib_db
+    copy = tmp_path / "dup.db"
+    with Store(db) as src, Store(copy) as dst:
+        src.conn.backup(dst.conn)
+    original = next(music.rglob("extra 4.mp3"))
+    twin = tmp_path / "twin" / "extra 4 (copy).mp3"
+    twin.parent.mkdir()
+    twin.write_bytes(original.read_bytes())
+    with open_library(copy) as lib:
+        lib.scan([twin.parent], progress=False, workers=1)  # same audio: analysis is reused
+        copies = {t.id for t in lib.store.tracks() if t.path in (str(original), str(twin))}
+    assert len(copies) == 2
+    wav = wav_of(original, tmp_path / "room.wav")
+    got = TestClient(create_app(copy)).post("/api/listen", files={"file": ("room.wav", wav.read_bytes(), "audio/wav")})
+    assert got.status_code == 200, got.text
+    match, following = got.json()["match"], got.json()["next"]
+    assert match["id"] in copies and len(following) == 10
+    assert not copies & {t["id"] for t in following}
+
+
+def test_one_outside_pipeline_per_process() -> None:
+    """Uploads (web threads) and outside seed files (Library) share one loaded pipeline."""
+    from segue.listen.pipeline import outside_listener
+
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(outside_listener())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(g is got[0] for g in got) and got[0]._models is not None

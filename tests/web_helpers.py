@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from segue import open_library
 
@@ -13,6 +14,14 @@ from conftest import build_library
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 _BUILT: dict[str, tuple[Path, Path]] = {}
+
+
+def fresh_art_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``SEGUE_ART_CACHE`` at an empty folder under ``tmp_path`` (never the user's
+    ~/.cache/segue/art), so the map's t-SNE layout is really computed in the test."""
+    folder = tmp_path / "art-cache"
+    monkeypatch.setenv("SEGUE_ART_CACHE", str(folder))
+    return folder
 
 
 def analysed_library(root: Path) -> tuple[Path, Path]:

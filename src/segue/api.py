@@ -74,7 +74,6 @@ class Library:
         #: The vector source that ``catalog()`` (and so every playlist call) uses; see :meth:`use`.
         self.features = "musicnn"
         self.pooling = "mean"
-        self._listener: Any = None
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Library:
@@ -287,14 +286,6 @@ class Library:
         pooled = pooler.track_vectors()
         return np.stack([pooled[h] if h in pooled else fallback[i] for i, h in enumerate(hashes)])
 
-    def _outside_listener(self) -> Any:
-        """One MusiCNN pipeline per library for outside seeds: the models load once, not per seed."""
-        if self._listener is None:
-            from segue.listen.pipeline import ListeningHook
-
-            self._listener = ListeningHook(descriptors=False)
-        return self._listener
-
     def _outside_file(self, text: str) -> str | None:
         """``text`` as an audio file that is not in the library, else None."""
         path = os.path.abspath(os.path.expanduser(text))
@@ -314,10 +305,10 @@ class Library:
                     f"an audio file outside the library can seed --features musicnn only: {outside}"
                 )
             from segue.errors import DecodeError
-            from segue.listen.pipeline import analyse_file
+            from segue.listen.pipeline import analyse_outside
 
             try:
-                vector = analyse_file(outside, self._outside_listener())["track"]
+                vector = analyse_outside(outside)["track"]
             except DecodeError as exc:
                 raise UserError(f"cannot analyse {outside}: {exc}") from exc
             return None, vector / (np.linalg.norm(vector) or 1.0)
@@ -409,12 +400,30 @@ class Library:
         """The ``n`` nearest tracks by cosine similarity, the seed and its duplicates excluded."""
         if n < 1:
             raise UserError(f"-n must be at least 1, got {n}")
-        cat = self.catalog()
         row, vector = self.seed_vector(seed)
+        return self.track_rows_json(*self.similar_rows(row, n, vector))
+
+    def similar_rows(
+        self, row: int | None, n: int = 10, vector: np.ndarray | None = None
+    ) -> tuple[list[int], list[float]]:
+        """Catalogue rows of the ``n`` tracks nearest to ``row`` (its duplicate group excluded)
+        and their cosine similarities, best first.
+
+        ``vector``: the unit query vector, when it is not ``row``'s own (an outside seed has
+        ``row`` None). For callers that already hold rows (the web app), so a track id is never
+        read as a seed text.
+        """
+        if n < 1:
+            raise UserError(f"-n must be at least 1, got {n}")
+        cat = self.catalog()
+        if vector is None:
+            if row is None:
+                raise ValueError("similar_rows needs a row or a vector")
+            vector = cat.vectors[row]
         exclude = [] if row is None else list(np.flatnonzero(cat.group == cat.group[row]))
         idx, scores = cat.get_index().search(vector, n, exclude=exclude)
         keep = idx[0] >= 0
-        return self.track_rows_json(idx[0][keep].tolist(), scores[0][keep].tolist())
+        return idx[0][keep].tolist(), scores[0][keep].tolist()
 
     def playlist(
         self,

@@ -21,6 +21,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def base_url(host: str, port: int) -> str:
+    """The URL to print for a server on ``host``: a wildcard host shows as 127.0.0.1, an IPv6
+    literal in brackets (``http://[::1]:8050/``, not the unusable ``http://::1:8050/``)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
 def cmd_serve(lib: Library, args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -35,8 +44,7 @@ def cmd_serve(lib: Library, args: argparse.Namespace) -> int:
         token = secrets.token_urlsafe(24)
     db = lib.path
     lib.close()  # the app opens one connection per worker thread
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    url = f"http://{shown}:{args.port}/"
+    url = base_url(args.host, args.port)
     if token:
         url += f"?token={token}"
         print(f"segue: access token: {token}", file=sys.stderr)

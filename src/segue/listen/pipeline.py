@@ -26,6 +26,7 @@ audio gets an error row, never a crash.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -257,3 +258,28 @@ def analyse_file(path: str, hook: ListeningHook | None = None) -> dict[str, np.n
     _, audio = read_audio(path, hash_payload=False, decode_rates=hook.decode_rates)
     prepared = hook.prepare(audio)
     return hook.track_vectors(prepared, hook.embed(prepared.patches))
+
+
+_OUTSIDE: ListeningHook | None = None
+#: Guards the shared outside pipeline: its creation, and each analysis through it (the web
+#: calls in from a thread pool; one model, one inference at a time).
+_OUTSIDE_LOCK = threading.Lock()
+
+
+def outside_listener() -> ListeningHook:
+    """The process-wide MusiCNN pipeline for audio outside the library (a seed file, an upload,
+    the microphone), models loaded on first use and then kept."""
+    global _OUTSIDE
+    with _OUTSIDE_LOCK:
+        if _OUTSIDE is None:
+            hook = ListeningHook(descriptors=False)
+            hook.load_models()
+            _OUTSIDE = hook
+        return _OUTSIDE
+
+
+def analyse_outside(path: str) -> dict[str, np.ndarray]:
+    """:func:`analyse_file` through :func:`outside_listener`, one analysis at a time per process."""
+    hook = outside_listener()
+    with _OUTSIDE_LOCK:
+        return analyse_file(path, hook)

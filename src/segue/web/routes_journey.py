@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
+from segue.api import Library
 from segue.web.deps import State
 
 router = APIRouter(tags=["journeys"])
@@ -43,10 +44,12 @@ class ExportRequest(BaseModel):
 @router.post("/journey")
 def journey(req: JourneyRequest, st: State) -> dict:
     """Every waypoint in order with ``steps`` tracks between each pair (as ``segue journey``)."""
-    lib, view = st.request_library()
-    for i in req.waypoints:
-        view.row(i)  # 404 for an unknown id rather than a fuzzy match of its digits
-    result = lib.journey([str(i) for i in req.waypoints], req.steps)
+    from segue.playlist.journey import journey as plan
+
+    view = st.view()
+    # rows straight to the engine: an id is never read as seed text (fuzzy match, a file named
+    # like it in the server's cwd); an unknown id is a 404
+    result = plan(view.catalog, [view.row(i) for i in req.waypoints], req.steps)
     out = []
     for step in result.steps:
         t = view.track(step.index)
@@ -124,9 +127,10 @@ def _render(job: MixJob, st: Any, paths: list[str], fade: float) -> None:
         job.progress = round(share, 3)
 
     try:
-        lib = st.library()
-        mix_paths(lib, paths, job.path, title="segue journey", progress=False,
-                  on_progress=progress, fade=fade)  # fmt: skip
+        # a thread of its own, used once: its connection is closed with it, not kept per thread
+        with Library.open(st.db_path) as lib:
+            mix_paths(lib, paths, job.path, title="segue journey", progress=False,
+                      on_progress=progress, fade=fade)  # fmt: skip
         job.progress, job.state = 1.0, "done"
     except Exception as exc:  # noqa: BLE001 - reported to the page, never raised into a thread
         job.state, job.error = "error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__

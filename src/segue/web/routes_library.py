@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 
 from segue.web.deps import State
 from segue.web.search import search
-from segue.web.state import TrackNotFound
+from segue.web.state import NotReady, TrackNotFound
 
 router = APIRouter(tags=["library"])
 
@@ -37,9 +37,8 @@ def status(st: State) -> dict:
     lib = st.library()
     tracks = lib.store.count_tracks()
     try:
-        view = st.view()
-        analysed = len(view.catalog)
-    except Exception:  # noqa: BLE001 - an empty library is a state, not an error, here
+        analysed = len(st.view().catalog)
+    except NotReady:  # nothing analysed yet is a state, not an error, here; a bug stays a 500
         analysed = 0
     return {"tracks": tracks, "analysed": analysed, "db": os.path.basename(str(st.db_path))}
 
@@ -102,11 +101,11 @@ def similar(
 ) -> dict:
     """The ``n`` nearest tracks by listening (the same call as ``segue similar``)."""
     lib, view = st.request_library()
-    view.row(id)  # an unknown id is a 404, not a fuzzy text search for the digits
-    rows = lib.similar(str(id), n)
+    # by row, never as seed text: an id is not a fuzzy search nor a file in the server's cwd
+    rows, scores = lib.similar_rows(view.row(id), n)
     out = []
-    for r in rows:
-        t = view.track(view.row(int(r["id"])))
-        t["similarity"] = r.get("similarity")
+    for r, score in zip(rows, scores, strict=True):
+        t = view.track(r)
+        t["similarity"] = round(float(score), 4)
         out.append(t)
     return {"seed": id, "tracks": out}

@@ -15,7 +15,7 @@ import tempfile
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 
 from segue.audio.formats import NotAudioError, sniff_format
 from segue.web.deps import State
@@ -29,13 +29,6 @@ _CHUNK = 1 << 20
 
 def _too_big() -> HTTPException:
     return HTTPException(413, f"the file is too big: at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-
-
-def check_length(request: Request) -> None:
-    """Refuse an announced oversize body before reading it."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
-        raise _too_big()
 
 
 def _save(upload: UploadFile) -> str:
@@ -58,9 +51,9 @@ def _save(upload: UploadFile) -> str:
     return path
 
 
-def analyse_upload(st: AppState, upload: UploadFile) -> np.ndarray:
+def analyse_upload(upload: UploadFile) -> np.ndarray:
     """The unit track vector of an uploaded audio file (the file is deleted afterwards)."""
-    from segue.listen.pipeline import analyse_file
+    from segue.listen.pipeline import analyse_outside
 
     path = _save(upload)
     try:
@@ -68,13 +61,20 @@ def analyse_upload(st: AppState, upload: UploadFile) -> np.ndarray:
             sniff_format(path)
         except NotAudioError as exc:
             raise HTTPException(415, f"not a supported audio file: {exc}") from None
-        with st.hook_lock:  # one model, one inference at a time
-            vector = analyse_file(path, st.hook())["track"]
+        vector = analyse_outside(path)["track"]  # the process's one outside pipeline
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
     vector = np.asarray(vector, dtype=np.float32)
     return vector / (float(np.linalg.norm(vector)) or 1.0)
+
+
+def _upload_vector(st: AppState, upload: UploadFile) -> np.ndarray:
+    """The uploaded audio's unit track vector, after failing fast (409) on an empty library:
+    the analysis is the expensive part. (Oversize bodies never get here: the app's middleware
+    refuses them from their Content-Length before any byte is read.)"""
+    st.view()
+    return analyse_upload(upload)
 
 
 def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:
@@ -90,19 +90,18 @@ def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:
     return out
 
 
-@router.post("/seed", dependencies=[Depends(check_length)])
+@router.post("/seed")
 def seed_from_file(
     st: State,
     file: Annotated[UploadFile, File(description="any audio file (at most 50 MB)")],
     n: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict:
     """Analyse a dropped-in audio file and return the library tracks nearest to it."""
-    st.view()  # fail fast (409) on an empty library, before the expensive analysis
-    vector = analyse_upload(st, file)
+    vector = _upload_vector(st, file)
     return {"name": os.path.basename(file.filename or "upload"), "tracks": _nearest(st, vector, n)}
 
 
-@router.post("/listen", dependencies=[Depends(check_length)])
+@router.post("/listen")
 def listen(
     st: State,
     file: Annotated[UploadFile, File(description="a short recording of the room, WAV")],
@@ -111,10 +110,22 @@ def listen(
     """What is playing in the room, and what from the library should come next.
 
     ``match`` is the library track nearest to the recording (probably what is playing, if it
-    is in the library); ``next`` are the tracks to follow it, the match excluded.
+    is in the library); ``next`` are the tracks to follow it, the match and its duplicates (other copies of
+    the same recording) excluded.
     """
-    st.view()
-    vector = analyse_upload(st, file)
-    near = _nearest(st, vector, n + 1)
-    match = near[0] if near else None
-    return {"match": match, "next": near[1:] if match else []}
+    vector = _upload_vector(st, file)
+    lib, view = st.request_library()
+    best, score = view.catalog.get_index().search(vector, 1)
+    if best[0][0] < 0:
+        return {"match": None, "next": []}
+    row = int(best[0][0])
+    match = view.track(row)
+    match["similarity"] = round(float(score[0][0]), 4)
+    # the recording's neighbours, without the match nor other copies of the same recording
+    rows, scores = lib.similar_rows(row, n, vector)
+    following = []
+    for r, sc in zip(rows, scores, strict=True):
+        t = view.track(r)
+        t["similarity"] = round(float(sc), 4)
+        following.append(t)
+    return {"match": match, "next": following}

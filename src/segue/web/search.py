@@ -18,10 +18,15 @@ from segue.playlist.catalog import fold_text
 MAX_SCORED = 3000
 
 
-def _fields(catalog) -> list[tuple[str, str, str, str]]:
-    cached = catalog._cache.get("web_search_fields")
+def _index(catalog) -> tuple[list[tuple[str, str, str, str]], list[str], list[int]]:
+    """(folded fields, search blobs, empty-query order) of the catalogue, built once.
+
+    Stored in one assignment: the endpoint runs on a thread pool, and a search that saw half of
+    a cache being built would fail.
+    """
+    cached = catalog._cache.get("web_search")
     if cached is None:
-        cached = [
+        fields = [
             (
                 fold_text(catalog.title[i]),
                 fold_text(catalog.artist[i]),
@@ -30,20 +35,21 @@ def _fields(catalog) -> list[tuple[str, str, str, str]]:
             )
             for i in range(len(catalog))
         ]
-        catalog._cache["web_search_fields"] = cached
         # a leading space so " word" finds a word start in any field, first ones included
-        catalog._cache["web_search_blob"] = [" " + " \x00 ".join(f) for f in cached]
+        blobs = [" " + " \x00 ".join(f) for f in fields]
+        # what an empty box lists (focusing the box sends one): artist, album, title
+        order = sorted(range(len(fields)), key=lambda i: (fields[i][1], fields[i][2], fields[i][0]))
+        cached = (fields, blobs, order)
+        catalog._cache["web_search"] = cached
     return cached
 
 
 def search(catalog, text: str, limit: int = 50) -> list[int]:
     """Row indices matching ``text``, best first; an empty text lists the library in order."""
-    fields = _fields(catalog)
+    fields, blobs, order = _index(catalog)
     words = fold_text(text).split()
     if not words:
-        order = sorted(range(len(catalog)), key=lambda i: (fields[i][1], fields[i][2], fields[i][0]))
         return order[:limit]
-    blobs: list[str] = catalog._cache["web_search_blob"]
     hits = [i for i, b in enumerate(blobs) if all(w in b for w in words)]
     if len(hits) > MAX_SCORED:
         # a short word matches most of a big library: score only tracks where every word starts

@@ -35,8 +35,6 @@ class CatalogView:
 
     catalog: Any
     covers: dict[int, str | None] = field(default_factory=dict)
-    hashes: dict[int, str] = field(default_factory=dict)
-    built_at: float = 0.0
     build_seconds: float = 0.0
     cache: dict[str, Any] = field(default_factory=dict)  # derived data: map projection, search
 
@@ -88,34 +86,22 @@ class AppState:
         self.db_path = Path(db_path)
         self._local = threading.local()
         self._lock = threading.Lock()  # guards the catalogue view
-        self._libs_lock = threading.Lock()  # guards the list of opened libraries
         self._view: CatalogView | None = None
         self._fingerprint: tuple | None = None
         self._checked = 0.0
         self._fixed = catalog is not None  # an injected catalogue (benchmarks) never refreshes
         if catalog is not None:
-            self._view = CatalogView(catalog=catalog, built_at=time.time())
-        self._hook: Any = None
-        self.hook_lock = threading.Lock()
-        self.libraries: list[Library] = []
+            self._view = CatalogView(catalog=catalog)
 
     # -- libraries ----------------------------------------------------------------------------
     def library(self) -> Library:
-        """This thread's library (opened on first use, then kept)."""
+        """This thread's library (opened on first use, then kept: the request threads are a
+        pool that lives as long as the app). A one-off thread opens and closes its own."""
         lib = getattr(self._local, "lib", None)
         if lib is None:
             lib = Library.open(self.db_path)
             self._local.lib = lib
-            with self._libs_lock:
-                self.libraries.append(lib)
         return lib
-
-    def close(self) -> None:
-        """Close what this thread can close; other threads' connections die with the process."""
-        lib = getattr(self._local, "lib", None)
-        if lib is not None:
-            lib.close()
-            self._local.lib = None
 
     # -- the catalogue ------------------------------------------------------------------------
     def _current_fingerprint(self, lib: Library) -> tuple:
@@ -154,8 +140,6 @@ class AppState:
         view = CatalogView(
             catalog=cat,
             covers={t.id: t.cover_hash for t in tracks},
-            hashes={t.id: t.audio_hash for t in tracks},
-            built_at=time.time(),
         )
         view.build_seconds = time.perf_counter() - t0
         return view
@@ -167,14 +151,3 @@ class AppState:
         # Sharing one built catalogue across threads is what keeps each request cheap.
         lib.use_catalog(view.catalog)
         return lib, view
-
-    # -- the listening models (uploads, microphone) ----------------------------------------------
-    def hook(self) -> Any:
-        """The MusiCNN pipeline for outside audio, loaded once (callers hold ``hook_lock``)."""
-        if self._hook is None:
-            from segue.listen.pipeline import ListeningHook
-
-            hook = ListeningHook(descriptors=False)
-            hook.load_models()
-            self._hook = hook
-        return self._hook
