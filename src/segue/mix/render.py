@@ -40,6 +40,7 @@ from segue.audio.decode import decode
 from segue.audio.encode import AudioWriter, Chapter, Tags, output_format, output_rate
 from segue.audio.stream import StreamReader
 from segue.errors import DecodeError, UserError
+from segue.interrupts import interrupts_at_checks
 from segue.mix.cue import CueTrack, cue_sheet, tracklist
 from segue.mix.limiter import TruePeakLimiter
 from segue.mix.plan import MixOptions, MixPlan, Segment, TrackFacts, Transition, plan_mix
@@ -239,14 +240,16 @@ def render_mix(
     limiter = TruePeakLimiter(rate, options.true_peak_db)
     block = int(BLOCK_S * rate)
     try:
-        with AudioWriter(output, tags=tags, chapters=chapters) as writer:
+        with interrupts_at_checks() as ctrl_c, AudioWriter(output, tags=tags, chapters=chapters) as writer:
             for t0 in range(0, total, block):
+                ctrl_c.check()  # leaves no output: the writer removes its temporary file
                 t1 = min(total, t0 + block)
                 writer.write(limiter.process(renderer.block(t0, t1)))
                 bar.advance(1)
                 if on_progress is not None:
                     on_progress(t1 / total)
             writer.write(limiter.flush())
+            ctrl_c.check()
             writer.finish()
     finally:
         renderer.close()
