@@ -102,10 +102,4 @@ def similar(
     """The ``n`` nearest tracks by listening (the same call as ``segue similar``)."""
     lib, view = st.request_library()
     # by row, never as seed text: an id is not a fuzzy search nor a file in the server's cwd
-    rows, scores = lib.similar_rows(view.row(id), n)
-    out = []
-    for r, score in zip(rows, scores, strict=True):
-        t = view.track(r)
-        t["similarity"] = round(float(score), 4)
-        out.append(t)
-    return {"seed": id, "tracks": out}
+    return {"seed": id, "tracks": view.scored(*lib.similar_rows(view.row(id), n))}

@@ -78,16 +78,8 @@ def _upload_vector(st: AppState, upload: UploadFile) -> np.ndarray:
 
 
 def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:
-    view = st.view()
-    idx, scores = view.catalog.get_index().search(vector, n)
-    out = []
-    for row, score in zip(idx[0], scores[0], strict=True):
-        if row < 0:
-            continue
-        t = view.track(int(row))
-        t["similarity"] = round(float(score), 4)
-        out.append(t)
-    return out
+    lib, view = st.request_library()
+    return view.scored(*lib.similar_rows(None, n, vector))
 
 
 @router.post("/seed")
@@ -110,22 +102,14 @@ def listen(
     """What is playing in the room, and what from the library should come next.
 
     ``match`` is the library track nearest to the recording (probably what is playing, if it
-    is in the library); ``next`` are the tracks to follow it, the match and its duplicates (other copies of
-    the same recording) excluded.
+    is in the library); ``next`` are the tracks to follow it, the match and its duplicates
+    (other copies of the same recording) excluded.
     """
     vector = _upload_vector(st, file)
     lib, view = st.request_library()
-    best, score = view.catalog.get_index().search(vector, 1)
-    if best[0][0] < 0:
+    best, score = lib.similar_rows(None, 1, vector)
+    if not best:
         return {"match": None, "next": []}
-    row = int(best[0][0])
-    match = view.track(row)
-    match["similarity"] = round(float(score[0][0]), 4)
     # the recording's neighbours, without the match nor other copies of the same recording
-    rows, scores = lib.similar_rows(row, n, vector)
-    following = []
-    for r, sc in zip(rows, scores, strict=True):
-        t = view.track(r)
-        t["similarity"] = round(float(sc), 4)
-        following.append(t)
-    return {"match": match, "next": following}
+    following = view.scored(*lib.similar_rows(best[0], n, vector))
+    return {"match": view.scored(best, score)[0], "next": following}

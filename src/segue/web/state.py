@@ -70,6 +70,11 @@ class CatalogView:
             "file": Path(cat.path[row]).name if cat.path[row] else None,
         }
 
+    def scored(self, rows: list[int], scores: list[float]) -> list[dict[str, object]]:
+        """:meth:`track` for each row, with its cosine ``similarity`` to the query."""
+        return [{**self.track(r), "similarity": round(float(sc), 4)}
+                for r, sc in zip(rows, scores, strict=True)]  # fmt: skip
+
 
 class TrackNotFound(UserError):
     """An id that is not (or not yet) in the analysed library: HTTP 404."""
