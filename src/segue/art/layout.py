@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from segue.art import art_dir
+from segue.files import atomic_path
 
 MIN_POINTS = 8
 MAX_NEW_FRACTION = 0.5  # beyond this many new points, a fresh run is better than a patched one
@@ -190,10 +190,8 @@ def project(vectors: Mapping[str, np.ndarray], params: ProjectionParams | None =
             if progress:
                 print(f"layout: {params.method} of {len(keys)} {name} points", file=sys.stderr)
             xy = _tsne(x, params, n_jobs) if params.method == "tsne" else _umap(x, params)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".tmp{os.getpid()}.npz"
-    np.savez(tmp, keys=np.array(keys), xy=xy.astype(np.float32))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, keys=np.array(keys), xy=xy.astype(np.float32))
     return Projection(keys, xy.astype(np.float32), how)
 
 

@@ -13,9 +13,9 @@ The catalogue is immutable in spirit: build a new one when the library changes. 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,10 @@ from segue.errors import UserError
 
 if TYPE_CHECKING:
     from segue.index import Index
+
+
+T = TypeVar("T")
+_MISSING = object()
 
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -100,7 +104,7 @@ class Catalog:
     loudness_lufs: np.ndarray = field(default=None)  # type: ignore[assignment]
     camelot: list[str | None] = field(default=None)  # type: ignore[assignment]
     tags: dict[str, np.ndarray] | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.vectors = normalise_rows(self.vectors)
@@ -152,12 +156,21 @@ class Catalog:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    def cached(self, key: Hashable, build: Callable[[], T]) -> T:
+        """Data derived from this catalogue (an index, a search table, a layout), built by
+        ``build()`` on first use and kept as long as the catalogue lives.
+
+        Safe to call from several threads: each value is stored in one assignment, so a reader
+        sees it whole or not at all (two threads may both build it once; the first stored wins).
+        """
+        got = self._derived.get(key, _MISSING)
+        if got is _MISSING:
+            got = self._derived.setdefault(key, build())
+        return got  # type: ignore[return-value]
+
     def index_of(self, track_id: int) -> int:
         """Row index of a track id; ``KeyError`` if unknown."""
-        table = self._cache.get("id_to_row")
-        if table is None:
-            table = {int(t): i for i, t in enumerate(self.ids)}
-            self._cache["id_to_row"] = table
+        table = self.cached("id_to_row", lambda: {int(t): i for i, t in enumerate(self.ids)})
         return table[int(track_id)]
 
     def label(self, i: int) -> str:
@@ -173,24 +186,19 @@ class Catalog:
     @property
     def artist_codes(self) -> np.ndarray:
         """Int code per track for its (folded) artist; -1 when the artist is unknown."""
-        c = self._cache.get("artist_codes")
-        if c is None:
-            c = _codes([fold_text(a) for a in self.artist])
-            self._cache["artist_codes"] = c
-        return c
+        return self.cached("artist_codes", lambda: _codes([fold_text(a) for a in self.artist]))
 
     @property
     def album_codes(self) -> np.ndarray:
         """Int code per (artist, album); -1 when the album is unknown."""
-        c = self._cache.get("album_codes")
-        if c is None:
+        def build() -> np.ndarray:
             keys = [
                 (fold_text(ar) + "\x00" + fold_text(al)) if al else ""
                 for ar, al in zip(self.artist, self.album, strict=True)
             ]
-            c = _codes(keys)
-            self._cache["album_codes"] = c
-        return c
+            return _codes(keys)
+
+        return self.cached("album_codes", build)
 
     def transition_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(outro, intro) matrices, falling back to the whole-track vectors."""
@@ -207,11 +215,7 @@ class Catalog:
         from segue.index import Index
 
         key = ("index", hub_reduction, tuple(sorted(kwargs.items())))
-        idx = self._cache.get(key)  # type: ignore[call-overload]
-        if idx is None:
-            idx = Index(self.vectors, hub_reduction=hub_reduction, **kwargs)
-            self._cache[key] = idx  # type: ignore[index]
-        return idx
+        return self.cached(key, lambda: Index(self.vectors, hub_reduction=hub_reduction, **kwargs))
 
     def subset(self, rows: Sequence[int] | np.ndarray) -> Catalog:
         """A new catalogue with only ``rows`` (in that order)."""

@@ -23,11 +23,9 @@ such as ``http://`` skipped), for using a playlist as seeds.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from segue.errors import UserError
+from segue.files import atomic_write_text
 
 FORMATS = {".m3u": "m3u", ".m3u8": "m3u8", ".xspf": "xspf", ".pls": "pls"}
 XSPF_NS = "http://xspf.org/ns/0/"
@@ -198,27 +197,6 @@ def _format_of(path: str, fmt: str | None) -> str:
             "use .m3u, .m3u8, .xspf or .pls"
         )
     return FORMATS[ext]
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically: temp file in the same folder + replace."""
-    path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def write_playlist(

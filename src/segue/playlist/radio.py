@@ -63,8 +63,9 @@ import numpy as np
 from segue.errors import UserError
 from segue.index import Index
 from segue.playlist.catalog import Catalog, require_index
+from segue.playlist.history import History
 from segue.playlist.order import DEFAULT_WEIGHTS, TransitionWeights, transition_costs
-from segue.playlist.rules import History, Rules, fit_to_minutes
+from segue.playlist.rules import Rules, fit_to_minutes
 
 EXACT_RANKS = 256
 RANK_SAMPLE = 4096

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,14 +27,15 @@ from typing import Any
 import numpy as np
 
 from segue.errors import UserError
+from segue.listen.camelot import camelot_steps, parse_camelot_or_key
 from segue.playlist.catalog import Catalog
+from segue.playlist.history import History, member, track_seconds
 
 Range = tuple[float | None, float | None]
 
 _NUM = r"-?\d+(?:\.\d+)?(?::\d{1,2}(?:\.\d+)?)?"
 _RANGE_RE = re.compile(rf"^\s*({_NUM})?\s*(?:\.\.|-|–|to)\s*({_NUM})?\s*$")
 _SINGLE_RE = re.compile(rf"^\s*({_NUM})\s*$")
-_CAMELOT_RE = re.compile(r"^\s*(1[0-2]|0?[1-9])\s*([ABab])\s*$")
 
 
 def _num(s: str) -> float:
@@ -79,29 +79,6 @@ def parse_range(value: Any, name: str) -> Range | None:
     return (lo, hi)
 
 
-def parse_camelot(code: str | None) -> tuple[int, str] | None:
-    """``"8A"`` -> ``(8, "A")``; ``None`` for missing or unreadable codes."""
-    if not code:
-        return None
-    m = _CAMELOT_RE.match(code)
-    if not m:
-        return None
-    return int(m.group(1)), m.group(2).upper()
-
-
-def camelot_steps(a: str | None, b: str | None) -> int | None:
-    """Moves on the Camelot wheel from key a to key b: hour distance (circular) + letter change.
-
-    0 = same key, 1 = compatible (adjacent hour or relative major/minor), None = unknown.
-    """
-    pa, pb = parse_camelot(a), parse_camelot(b)
-    if pa is None or pb is None:
-        return None
-    h = abs(pa[0] - pb[0]) % 12
-    h = min(h, 12 - h)
-    return h + (pa[1] != pb[1])
-
-
 def _in_range(x: np.ndarray, r: Range) -> np.ndarray:
     lo, hi = r
     ok = np.isfinite(x)
@@ -110,86 +87,6 @@ def _in_range(x: np.ndarray, r: Range) -> np.ndarray:
     if hi is not None:
         ok &= x <= hi
     return ok
-
-
-def _member(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """``np.isin`` without its sorting overhead for the small pools playlists have."""
-    if len(pool) == 0:
-        return np.zeros(len(x), dtype=bool)
-    if len(x) * len(pool) <= 65536:
-        return (x[:, None] == pool[None, :]).any(axis=1)
-    return np.isin(x, pool)
-
-
-class History:
-    """A playlist under construction, with the bookkeeping the sequential rules need."""
-
-    def __init__(self, catalog: Catalog, indices: Iterable[int] = ()) -> None:
-        self.catalog = catalog
-        self.indices: list[int] = []
-        self.groups: set[int] = set()
-        self.artists: Counter[int] = Counter()
-        self.albums: Counter[int] = Counter()
-        self._vecs = np.empty((16, catalog.dim), dtype=np.float32)
-        self._group_arr: np.ndarray | None = None
-        self.seconds = 0.0
-        for i in indices:
-            self.add(i)
-
-    def add(self, i: int) -> None:
-        c = self.catalog
-        i = int(i)
-        n = len(self.indices)
-        if n == len(self._vecs):
-            self._vecs = np.vstack([self._vecs, np.empty_like(self._vecs)])
-        self._vecs[n] = c.vectors[i]
-        self.indices.append(i)
-        self.groups.add(int(c.group[i]))
-        self._group_arr = None
-        a = int(c.artist_codes[i])
-        if a >= 0:
-            self.artists[a] += 1
-        al = int(c.album_codes[i])
-        if al >= 0:
-            self.albums[al] += 1
-        self.seconds += track_seconds(c, i)
-
-    def forget(self, keep_last: int) -> None:
-        """Drop all but the last ``keep_last`` tracks from the bookkeeping (for endless radio)."""
-        keep = self.indices[-keep_last:] if keep_last > 0 else []
-        self.__init__(self.catalog, keep)  # type: ignore[misc]
-
-    @property
-    def vectors(self) -> np.ndarray:
-        return self._vecs[: len(self.indices)]
-
-    def used(self, candidates: np.ndarray) -> np.ndarray:
-        """Boolean array: which candidates are (exact duplicates of) tracks already played."""
-        if self._group_arr is None:
-            self._group_arr = np.fromiter(self.groups, dtype=np.int64, count=len(self.groups))
-        return _member(self.catalog.group[candidates], self._group_arr)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __contains__(self, i: object) -> bool:
-        return i in set(self.indices)
-
-
-def track_seconds(catalog: Catalog, i: int) -> float:
-    """A track's duration, or the library's median duration (240 s if none known)."""
-    d = catalog.duration[i]
-    if np.isfinite(d):
-        return float(d)
-    med = catalog._cache.get("median_duration")
-    if med is None:
-        known = catalog.duration[np.isfinite(catalog.duration)]
-        med = float(np.median(known)) if len(known) else 240.0
-        catalog._cache["median_duration"] = med
-    return med
 
 
 @dataclass
@@ -233,8 +130,8 @@ class Rules:
                 self.tags = {str(k): float(v) for k, v in self.tags.items()}
             else:
                 self.tags = {str(t): self.tag_threshold for t in self.tags}
-        if self.key is not None and parse_camelot(self.key) is None:
-            raise UserError(f"key: {self.key!r} is not a Camelot code like 8A or 11B")
+        if self.key is not None:  # "Am", "A minor" and "8A" all mean 8A, as the analyser says
+            self.key = parse_camelot_or_key(self.key)
         for name in ("artist_gap",):
             v = getattr(self, name)
             if v is None or int(v) < 0:
@@ -353,7 +250,7 @@ class Rules:
         a = c.artist_codes[cand]
         if self.artist_gap > 0:
             recent = c.artist_codes[history.indices[-self.artist_gap :]]
-            ok &= ~((a >= 0) & _member(a, recent[recent >= 0]))
+            ok &= ~((a >= 0) & member(a, recent[recent >= 0]))
         if self.max_per_artist is not None and history.artists:
             counts = np.fromiter((history.artists.get(int(x), 0) for x in a), dtype=np.int64, count=len(a))
             ok &= (a < 0) | (counts < self.max_per_artist)

@@ -46,13 +46,11 @@ def _external(lib: Any, catalog: Any) -> np.ndarray | None:
 
 def project(lib: Any, catalog: Any) -> tuple[np.ndarray, str]:
     """(n, 2) coordinates in [0, 1] for the catalogue's rows, and the method's name."""
-    cached = catalog._cache.get("web_projection")
-    if cached is not None:
-        return cached
-    xy = _external(lib, catalog) if lib is not None else None
-    method = "tsne"
-    if xy is None:
-        xy, method = pca_2d(catalog.vectors), "pca"
-    result = (_scale01(xy) if len(xy) else xy, method)
-    catalog._cache["web_projection"] = result
-    return result
+    def build() -> tuple[np.ndarray, str]:
+        xy = _external(lib, catalog) if lib is not None else None
+        method = "tsne"
+        if xy is None:
+            xy, method = pca_2d(catalog.vectors), "pca"
+        return (_scale01(xy) if len(xy) else xy, method)
+
+    return catalog.cached("web_projection", build)

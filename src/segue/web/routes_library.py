@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 
+from segue.playlist.search import type_ahead as search
 from segue.web.deps import State
-from segue.web.search import search
 from segue.web.state import NotReady, TrackNotFound
 
 router = APIRouter(tags=["library"])
