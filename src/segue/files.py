@@ -61,3 +61,38 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` as UTF-8 with ``\\n`` line ends to ``path`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def writable_output(path: str | os.PathLike[str], *, folder: bool = False) -> Path:
+    """``path`` made absolute, checked before any long work can start, for every output segue
+    writes (playlists, mixes, maps, posters, samples).
+
+    The rule, the same for every command: missing parent folders are created; the output
+    itself must not be an existing folder (or, with ``folder=True``, an existing file), and
+    the folder it goes into must be writable. Anything else is a one-line UserError.
+    """
+    from segue.errors import UserError
+
+    target = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+    if folder:
+        if target.exists() and not target.is_dir():
+            raise UserError(f"cannot write into {target}: a file of that name exists")
+        where = target
+    else:
+        if target.is_dir():
+            raise UserError(f"cannot write {target}: it is a folder; give a file name")
+        where = target.parent
+    existing = where
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write {target}: {existing} is a file, not a folder")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the folder {where}: {exc.strerror or exc}") from None
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write into {where}: permission denied (read-only)")
+    if not folder and target.exists() and not os.access(target, os.W_OK):
+        raise UserError(f"cannot overwrite {target}: permission denied (read-only)")
+    return target

@@ -259,6 +259,14 @@ class Store:
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
+    def change_marker(self) -> tuple:
+        """A cheap value that changes whenever tracks or analyses change (another process's
+        scan included): readers that cache what they built from the store compare it."""
+        return tuple(self.conn.execute(
+            "SELECT (SELECT count(*) FROM analyses), (SELECT max(analysed_at) FROM analyses), "
+            "(SELECT count(*) FROM tracks), (SELECT max(updated_at) FROM tracks)"
+        ).fetchone())  # fmt: skip
+
     # -- tracks -----------------------------------------------------------------------------
     def file_states(self) -> dict[str, tuple[int, int]]:
         """Every catalogued path with its (size, mtime_ns): what an incremental scan compares."""

@@ -96,6 +96,7 @@ class Catalog:
     artist: list[str] = field(default=None)  # type: ignore[assignment]
     album: list[str] = field(default=None)  # type: ignore[assignment]
     genre: list[str] = field(default=None)  # type: ignore[assignment]
+    cover: list[str | None] = field(default=None)  # type: ignore[assignment]  # content hashes
     duration: np.ndarray = field(default=None)  # type: ignore[assignment]
     year: np.ndarray = field(default=None)  # type: ignore[assignment]
     group: np.ndarray = field(default=None)  # type: ignore[assignment]
@@ -131,6 +132,9 @@ class Catalog:
             self.group = np.asarray(self.group, dtype=np.int64).reshape(-1)
             if self.group.shape[0] != n:
                 raise ValueError(f"group has {self.group.shape[0]} rows, expected {n}")
+        self.cover = [None] * n if self.cover is None else [c or None for c in self.cover]
+        if len(self.cover) != n:
+            raise ValueError(f"cover has {len(self.cover)} rows, expected {n}")
         if self.camelot is None:
             self.camelot = [None] * n
         else:
@@ -200,6 +204,21 @@ class Catalog:
 
         return self.cached("album_codes", build)
 
+    def top_tags(self) -> list[str]:
+        """Each track's strongest tag (MusiCNN MSD), or "" where the track has none."""
+
+        def build() -> list[str]:
+            tags = self.tags or {}
+            if not tags:
+                return [""] * len(self)
+            names = list(tags)
+            m = np.column_stack([tags[k] for k in names])
+            m = np.where(np.isfinite(m), m, -1.0)
+            best = m.argmax(axis=1)
+            return [names[b] if m[i, b] >= 0 else "" for i, b in enumerate(best)]
+
+        return self.cached("top_tags", build)
+
     def transition_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(outro, intro) matrices, falling back to the whole-track vectors."""
         out = self.outro if self.outro is not None else self.vectors
@@ -238,6 +257,7 @@ class Catalog:
             artist=pick(self.artist),
             album=pick(self.album),
             genre=pick(self.genre),
+            cover=pick(self.cover),
             duration=pick(self.duration),
             year=pick(self.year),
             group=pick(self.group),

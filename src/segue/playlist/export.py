@@ -199,6 +199,18 @@ def _format_of(path: str, fmt: str | None) -> str:
     return FORMATS[ext]
 
 
+def playlist_text(entries: Sequence[Any], fmt: str, *, folder: str | None = None,
+                  absolute: bool = True, title: str | None = None) -> str:
+    """The text of a playlist file in ``fmt`` (m3u, m3u8, xspf, pls): paths relative to
+    ``folder`` where it holds them, else absolute (as :func:`write_playlist` writes them)."""
+    f = _format_of("", fmt)
+    items = [_entry(e) for e in entries]
+    for e in items:
+        if not e.path:
+            raise UserError("a playlist entry has no file path")
+    return _WRITERS[f](items, folder or os.sep, absolute or folder is None, title)
+
+
 def write_playlist(
     path: str | os.PathLike[str],
     entries: Sequence[Any],
@@ -209,12 +221,8 @@ def write_playlist(
     """Write ``entries`` (:class:`PlaylistEntry`, dicts, objects with ``.path``, or paths) to
     ``path``; returns the absolute path written.  See the module docstring."""
     out = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    f = _format_of(out, fmt)
-    items = [_entry(e) for e in entries]
-    for e in items:
-        if not e.path:
-            raise UserError("a playlist entry has no file path")
-    text = _WRITERS[f](items, os.path.dirname(out), absolute, title)
+    text = playlist_text(entries, _format_of(out, fmt), folder=os.path.dirname(out),
+                         absolute=absolute, title=title)  # fmt: skip
     try:
         atomic_write_text(out, text)
     except OSError as exc:

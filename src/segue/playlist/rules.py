@@ -154,22 +154,29 @@ class Rules:
 
     # --- static filters -----------------------------------------------------------------------
 
-    def allowed_mask(self, catalog: Catalog) -> np.ndarray:
-        """Boolean mask (n,) of tracks that pass every static filter."""
+    def filter_masks(self, catalog: Catalog) -> dict[str, np.ndarray]:
+        """One boolean mask (n,) per static filter in use, keyed by what it asks for (in words,
+        for messages: "tempo 146-154 BPM")."""
         n = len(catalog)
-        ok = np.ones(n, dtype=bool)
+        masks: dict[str, np.ndarray] = {}
+
+        def span(r: Range, unit: str) -> str:
+            lo, hi = r
+            text = f"{'' if lo is None else f'{lo:g}'}-{'' if hi is None else f'{hi:g}'}"
+            return f"{text} {unit}".rstrip()
+
         if self.duration is not None:
-            ok &= _in_range(catalog.duration, self.duration)
+            masks[f"duration {span(self.duration, 's')}"] = _in_range(catalog.duration, self.duration)
         if self.year is not None:
-            ok &= _in_range(catalog.year, self.year)
+            masks[f"year {span(self.year, '')}"] = _in_range(catalog.year, self.year)
         if self.loudness is not None:
-            ok &= _in_range(catalog.loudness_lufs, self.loudness)
+            masks[f"loudness {span(self.loudness, 'LUFS')}"] = _in_range(catalog.loudness_lufs, self.loudness)
         if self.tempo is not None:
             t_ok = _in_range(catalog.bpm, self.tempo)
             if self.half_double_time:
                 t_ok |= _in_range(catalog.bpm * 2, self.tempo)
                 t_ok |= _in_range(catalog.bpm / 2, self.tempo)
-            ok &= t_ok
+            masks[f"tempo {span(self.tempo, 'BPM')}"] = t_ok
         if self.tags:
             known = catalog.tags or {}
             for tag, thr in self.tags.items():
@@ -177,21 +184,48 @@ class Rules:
                     names = ", ".join(sorted(known)) or "none"
                     raise UserError(f"unknown tag {tag!r}; the library has: {names}")
                 probs = known[tag]
-                ok &= np.isfinite(probs) & (probs >= thr)
+                masks[f"tag {tag} >= {thr:g}"] = np.isfinite(probs) & (probs >= thr)
         if self.key is not None:
-            ok &= self._key_mask(catalog)
+            what = f"key {self.key}" + (" or a neighbour" if self.compatible_keys else "")
+            masks[what] = self._key_mask(catalog)
         if self.folder:
             prefix = os.path.normpath(os.path.abspath(os.path.expanduser(self.folder)))
             prefix = prefix.rstrip(os.sep) + os.sep
-            ok &= np.fromiter(
+            masks[f"folder {self.folder}"] = np.fromiter(
                 ((os.path.normpath(p) + os.sep).startswith(prefix) if p else False
                  for p in catalog.path),
                 dtype=bool,
                 count=n,
-            )
+            )  # fmt: skip
         if self.exclude_ids:
-            ok &= ~np.isin(catalog.ids, np.fromiter(self.exclude_ids, dtype=np.int64))
+            masks["not excluded"] = ~np.isin(catalog.ids, np.fromiter(self.exclude_ids, dtype=np.int64))
+        return masks
+
+    def allowed_mask(self, catalog: Catalog) -> np.ndarray:
+        """Boolean mask (n,) of tracks that pass every static filter."""
+        ok = np.ones(len(catalog), dtype=bool)
+        for mask in self.filter_masks(catalog).values():
+            ok &= mask
         return ok
+
+    def shortfall(self, catalog: Catalog, wanted: int, got: int, seeds: int = 0) -> str:
+        """Why a playlist has ``got`` new tracks where ``wanted`` were asked, in one line."""
+        n = len(catalog)
+        masks = self.filter_masks(catalog)
+        head = f"{got} of the {wanted} tracks asked for"
+        if masks:
+            eligible = int(self.allowed_mask(catalog).sum())
+            each = "; ".join(f"{int(m.sum())} with {what}" for what, m in masks.items())
+            return f"{head}: {eligible} of {n} analysed tracks pass the filters ({each})"
+        if n - seeds < wanted:
+            return f"{head}: the library has only {n} analysed tracks"
+        rules = [f"no artist within {self.artist_gap} tracks"] if self.artist_gap else []
+        if self.max_per_artist:
+            rules.append(f"at most {self.max_per_artist} per artist")
+        if self.max_per_album:
+            rules.append(f"at most {self.max_per_album} per album")
+        rules.append("no near-duplicates")
+        return f"{head}: the rules ({', '.join(rules)}) left no more"
 
     def _key_mask(self, catalog: Catalog) -> np.ndarray:
         limit = 1 if self.compatible_keys else 0
