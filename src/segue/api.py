@@ -30,13 +30,23 @@ import numpy as np
 from segue.config import default_db_path
 from segue.errors import DecodeError, NotReady, TrackNotFound, UnsupportedAudio, UserError
 from segue.library.scan import AnalysisHook, ScanInterrupted, Scanner, ScanReport
-from segue.library.store import PLAY_EVENTS, SCHEMA_VERSION, PlayEvent, Store, TrackRow
+from segue.library.store import (
+    PLAY_EVENTS,
+    SCHEMA_VERSION,
+    LibraryDamaged,
+    PlayEvent,
+    Store,
+    TrackRow,
+    damaged_library,
+    database_problem,
+    read_only_library,
+)
 from segue.playlist.order import ENERGY_ARCS
 from segue.playlist.rules import Rules
 from segue.progress import warn
 
 __all__ = [
-    "ENERGY_ARCS", "FEATURE_SETS", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS", "NEURAL_FEATURES",
+    "ENERGY_ARCS", "FEATURE_SETS", "LibraryDamaged", "Neighbours", "user_error_for", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS", "NEURAL_FEATURES",
     "PLAYLIST_EXTENSIONS", "PLAY_EVENTS", "POOLINGS", "PRECISIONS", "Library", "NotReady",
     "Playlist", "Rules", "ScanInterrupted", "ScanReport", "TrackNotFound", "UnsupportedAudio",
     "UserError",
@@ -96,6 +106,17 @@ def track_json(track: TrackRow, analysis_error: str | None, analysed: bool) -> d
     }
 
 
+def user_error_for(exc: BaseException, library: str | Path) -> UserError | None:
+    """The one line a person needs for a failure that is not a bug (a damaged, read-only or
+    busy library database), or None when ``exc`` is a bug. Faces call this in their last-resort
+    handler, so a corrupt library never shows as a traceback."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError):
+        return database_problem(exc, library)
+    return None
+
+
 def _named(names: Sequence[str], values: np.ndarray) -> dict[str, float]:
     return {name: round(float(v), 4) for name, v in zip(names, values, strict=True)}
 
@@ -109,6 +130,13 @@ class Playlist:
     note: str | None = None
     #: The seeds as they were understood: (row, "Artist - Title"), in order.
     seeds: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Neighbours(list):
+    """:meth:`Library.similar`'s answer: the tracks (a plain list of dicts) and ``seed``, the
+    seed as it was understood ("Artist - Title", or the outside file's name)."""
+
+    seed: str = ""
 
 
 @dataclass
@@ -168,9 +196,14 @@ class Library:
         ``model`` ``musicnn`` (default; front end at ``precision``, see models.musicnn) or
         ``deejai`` (needs ``weights``, a user-supplied checkpoint). ``hook`` replaces either.
         """
+        if self.store.read_only:
+            raise read_only_library(self.path)
+        problem = self.store.integrity_problem()
+        if problem is not None:  # never write a scan into a damaged file
+            raise damaged_library(self.path, problem)
         if hook is None and analyse:
             hook = self._listening_hook(model, precision, weights)
-        elif weights:
+        elif weights and model != "deejai":
             raise UserError("weights are for the deejai model; MusiCNN's weights are fetched by segue")
         scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
         self._catalogs.clear()
@@ -235,14 +268,20 @@ class Library:
         return out
 
     def status(self) -> dict[str, object]:
-        """Counts, failures with reasons, the database path and schema version."""
+        """Counts, failures with reasons, the database path, schema version and health
+        (``integrity``: "ok" or SQLite's complaint; ``read_only``). A damaged file answers
+        with what can still be read: the counts may be missing then."""
+        problem = self.store.integrity_problem()
+        head = {"db": str(self.store.path), "schema_version": SCHEMA_VERSION,
+                "integrity": problem or "ok", "read_only": self.store.read_only}  # fmt: skip
+        if problem is not None:
+            return {**head, "advice": str(damaged_library(self.path, problem))}
         tracks = self.store.tracks()
         analysis = self.store.analysis_status(self.default_model())
         issues = self.store.issues()
         groups = self.store.duplicate_groups()
         return {
-            "db": str(self.store.path),
-            "schema_version": SCHEMA_VERSION,
+            **head,
             "tracks": len(tracks),
             "duration_hours": round(sum(t.duration for t in tracks) / 3600, 2),
             "artists": len({t.artist for t in tracks if t.artist}),
@@ -559,10 +598,13 @@ class Library:
         return [(int(r), self.label(r)) for r in rows]
 
     # -- playlists ----------------------------------------------------------------------------
-    def similar(self, seed: str, n: int = 10) -> list[dict]:
-        """The ``n`` nearest tracks by cosine similarity, the seed and its duplicates excluded."""
+    def similar(self, seed: str, n: int = 10) -> Neighbours:
+        """The ``n`` nearest tracks by cosine similarity, the seed and its duplicates excluded
+        (``.seed`` says which track the text was taken to mean)."""
         row, vector = self.seed_vector(seed)
-        return self.rows_json(*self.similar_rows(row, n, vector))
+        out = Neighbours(self.rows_json(*self.similar_rows(row, n, vector)))
+        out.seed = self.label(row) if row is not None else os.path.basename(seed)
+        return out
 
     def similar_rows(
         self, row: int | None, n: int = 10, vector: np.ndarray | None = None
@@ -826,6 +868,7 @@ class Library:
         from segue.art.images import find_checkpoint, gan_dir
         from segue.art.train import sample_to_folder
 
+        out_dir = self.check_output(output, folder=True)
         if checkpoint:
             ckpt: Path | None = Path(checkpoint)
         elif unconditional:
@@ -834,7 +877,6 @@ class Library:
             ckpt = find_checkpoint()
         if ckpt is None or not ckpt.exists():
             raise UserError("no trained GAN yet: run 'segue art train' first")
-        out_dir = self.check_output(output, folder=True)
         tags = None
         if like:
             row, _ = self.seed_vector(like)

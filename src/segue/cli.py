@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from segue import __version__
-from segue.api import Library, UserError
+from segue.api import Library, UserError, user_error_for
 
 #: Options whose value is a range that may start with a minus sign (``--loudness -16:-6``).
 RANGE_OPTIONS = ("--loudness", "--bpm", "--duration", "--year")
@@ -70,8 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script passes it to sys.exit)."""
     parser = build_parser()
     args = parser.parse_args(join_negative_ranges(sys.argv[1:] if argv is None else argv))
+    where = args.db or "the library"
     try:
         with Library.open(args.db) as lib:
+            where = str(lib.path)
             return int(args.handler(lib, args))
     except UserError as exc:
         print(f"segue: {exc}", file=sys.stderr)
@@ -82,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - the last resort: a bug, reported as one
+        problem = user_error_for(exc, where)  # a damaged or read-only library is not a bug
+        if problem is not None:
+            print(f"segue: {problem}", file=sys.stderr)
+            return 1
         traceback.print_exc()
         print(f"segue: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

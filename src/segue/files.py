@@ -87,6 +87,8 @@ def writable_output(path: str | os.PathLike[str], *, folder: bool = False) -> Pa
         existing = existing.parent
     if not existing.is_dir():
         raise UserError(f"cannot write {target}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write into {existing}: permission denied (read-only)")
     try:
         where.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -53,10 +53,16 @@ def cmd_tracks(lib: Library, args: argparse.Namespace) -> int:
 
 def cmd_status(lib: Library, args: argparse.Namespace) -> int:
     status = lib.status()
+    damaged = status["integrity"] != "ok"
     if args.json:
         print_json(status)
-        return 0
-    print(f"library:   {status['db']} (schema {status['schema_version']})")
+        return 1 if damaged else 0
+    ro = ", read-only" if status["read_only"] else ""
+    print(f"library:   {status['db']} (schema {status['schema_version']}{ro})")
+    if damaged:
+        say(f"segue: {status['advice']}")
+        return 1
+    print("integrity: ok")
     print(f"tracks:    {status['tracks']} ({status['duration_hours']} h), {status['artists']} "
           f"artists, {status['albums']} albums, {status['covers']} covers")  # fmt: skip
     print(f"analysed:  {status['analysed']} ({status['analysis_errors']} failed)")

@@ -94,6 +94,7 @@ def _emit(lib: Library, rows: list[int], args: argparse.Namespace, extra: Any = 
 def cmd_similar(lib: Library, args: argparse.Namespace) -> int:
     lib.use(args.features, args.pooling)
     rows = lib.similar(args.seed, args.n)
+    say(f"seed: {rows.seed}")
     if args.json:
         print_json(rows)
     else:

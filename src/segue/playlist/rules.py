@@ -47,14 +47,19 @@ def _num(s: str) -> float:
     return float(s)
 
 
-def parse_range(value: Any, name: str) -> Range | None:
+def parse_range(value: Any, name: str, clock: bool = False) -> Range | None:
     """``None``, a ``(lo, hi)`` pair or a string like ``"118-128"`` -> ``(lo, hi)``.
 
     Either end may be open (``"1990-"``, ``"..-8"``).  A single number means exactly that value.
-    Raises ``UserError`` naming the option when the text is not a range or lo > hi.
+    ``clock``: numbers may be ``m:ss`` (durations); otherwise ``:`` separates the ends, so
+    ``"-16:-6"`` is -16 to -6 (loudness is written that way).
+    Raises ``UserError`` naming the quantity when the text is not a range or lo > hi.
     """
     if value is None:
         return None
+    if isinstance(value, str) and not clock and value.count(":") == 1:
+        lo_text, hi_text = value.split(":")
+        value = f"{lo_text.strip()}..{hi_text.strip()}"
     if isinstance(value, str):
         m = _RANGE_RE.match(value)
         if m and (m.group(1) or m.group(2)):
@@ -113,7 +118,7 @@ class Rules:
     sides: int = 1
 
     def __post_init__(self) -> None:
-        self.duration = parse_range(self.duration, "duration")
+        self.duration = parse_range(self.duration, "duration", clock=True)
         self.year = parse_range(self.year, "year")
         single_number = (
             isinstance(self.tempo, int | float) and not isinstance(self.tempo, bool)

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from segue import __version__
-from segue.api import NotReady, TrackNotFound, UnsupportedAudio, UserError
+from segue.api import NotReady, TrackNotFound, UnsupportedAudio, UserError, user_error_for
 from segue.web.state import AppState
 
 STATIC = Path(__file__).parent / "static"
@@ -187,6 +187,9 @@ def create_app(db_path: str | Path, token: str | None = None, catalog: Any = Non
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        problem = user_error_for(exc, db_path)  # a damaged or busy library: say so, not "bug"
+        if problem is not None:
+            return _error(503, str(problem))
         log.exception("internal error on %s", request.url.path)
         return _error(500, f"internal error: {type(exc).__name__}")
 
