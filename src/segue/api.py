@@ -65,6 +65,9 @@ IMAGE_SOURCES = ("auto", "gan", "covers")
 #: TF-IDF "same term" threshold (cosine distance); chosen on the dev corpus, see BENCHMARKS.md.
 TFIDF_EPS = 1e-3
 PLAYLIST_EXTENSIONS = (".m3u", ".m3u8", ".xspf", ".pls")
+#: Libraries with at least this many tracks keep their catalogue (and ANN index) in a snapshot
+#: beside the database, so a fresh process does not rebuild it (see playlist.snapshot).
+SNAPSHOT_MIN_TRACKS = 10_000
 
 
 def standardise(matrix: np.ndarray) -> np.ndarray:
@@ -387,8 +390,42 @@ class Library:
             pooling = "mean"
         key = (features, pooling)
         if key not in self._catalogs:
-            self._catalogs[key] = self._build_catalog(features, pooling)
+            self._catalogs[key] = self._saved_or_built_catalog(features, pooling)
         return self._catalogs[key]
+
+    def _snapshot_folder(self) -> Path:
+        """Where saved catalogues live: beside the library file (``library.db.catalog/``), or
+        in the user cache when the library's folder cannot be written."""
+        import hashlib
+
+        from segue.config import cache_dir
+
+        beside = self.path.with_name(self.path.name + ".catalog")
+        if os.access(self.path.parent, os.W_OK | os.X_OK) and not self.store.read_only:
+            return beside
+        digest = hashlib.blake2b(str(self.path.resolve()).encode(), digest_size=8).hexdigest()
+        return cache_dir() / "catalogs" / digest
+
+    def _saved_or_built_catalog(self, features: str, pooling: str) -> Any:
+        """The catalogue from its snapshot when the library has not changed since it was saved
+        (big libraries only: below :data:`SNAPSHOT_MIN_TRACKS` building is as quick), else
+        built from the store and saved for the next process."""
+        import hashlib
+
+        from segue.playlist import snapshot
+
+        if self.store.count_tracks() < SNAPSHOT_MIN_TRACKS:
+            return self._build_catalog(features, pooling)
+        source = (self.store.change_marker(), SCHEMA_VERSION, snapshot.SNAPSHOT_VERSION, TFIDF_EPS)
+        digest = hashlib.blake2b(repr(source).encode(), digest_size=10).hexdigest()
+        key = f"{features}-{pooling}-{digest}"
+        folder = self._snapshot_folder()
+        catalog = snapshot.load(folder, key)
+        if catalog is None:
+            catalog = self._build_catalog(features, pooling)
+            if snapshot.save(catalog, folder, key) is not None:
+                snapshot.attach(catalog, folder, key)
+        return catalog
 
     def _build_catalog(self, features: str, pooling: str) -> Any:
         from segue.listen.models.musicnn_tags import MUSICNN_TAGS

@@ -104,6 +104,10 @@ class SearchFilter:
         self.params: Any = None
 
 
+#: Up to this many tracks search is exact (numpy); above, faiss IVF (see the module docstring).
+EXACT_THRESHOLD = 50_000
+
+
 class Index:
     """Cosine search over L2-normalised ``vectors`` (n, d); see the module docstring."""
 
@@ -112,7 +116,7 @@ class Index:
         vectors: np.ndarray,
         *,
         backend: str = "auto",
-        exact_threshold: int = 50_000,
+        exact_threshold: int = EXACT_THRESHOLD,
         hub_reduction: str = "none",
         hub_k: int = 10,
         mp_sample: int = 1024,
