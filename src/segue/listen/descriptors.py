@@ -207,7 +207,7 @@ def _descriptors(a: np.ndarray, ac: np.ndarray, sr: int, spec: Spectrum,
     if math.isfinite(bpm):
         bpm = _tempo.metrical_level(body[f0:f1], fps, bpm)
         conf = _tempo.periodicity(ac, fps, bpm)
-        beats = _tempo.track_beats(env, fps, spec.hop, spec.sr, bpm)
+        beats = _tempo.track_beats(env, fps, bpm)
         beats = beats[(beats >= start - 0.05) & (beats <= end + 0.05)]
         if len(beats) >= 8:
             ibi = np.diff(beats)
