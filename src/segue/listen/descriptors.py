@@ -39,7 +39,7 @@ from segue.listen import loudness as _loud
 from segue.listen import rhythm_patterns as _rp
 from segue.listen import tempo as _tempo
 from segue.listen.key import camelot_compatible, camelot_distance, parse_camelot_or_key
-from segue.listen.spectral import ANALYSIS_SR, Spectrum
+from segue.listen.spectral import ANALYSIS_SR, Spectrum, chroma_filterbank
 from segue.listen.timbre import TIMBRE_LEN, timbre_vector
 
 __all__ = [
@@ -160,9 +160,7 @@ def _mono_at_analysis_rate(a: np.ndarray, sr: int) -> np.ndarray:
 
 def _beat_chroma_flux(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
     """1 - cosine similarity of mean chroma between consecutive inter-beat spans."""
-    import librosa
-
-    fb = librosa.filters.chroma(sr=spec.sr, n_fft=spec.n_fft, tuning=0.0)
+    fb = chroma_filterbank(spec.sr, spec.n_fft).copy()
     fb[:, spec.freqs < 80] = 0.0
     chroma = fb @ spec.magnitude
     idx = np.clip(np.round(beats * spec.fps).astype(int), 0, spec.n_frames)
