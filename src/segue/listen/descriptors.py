@@ -257,28 +257,6 @@ def analyse(audio: np.ndarray, sr: int) -> tuple[Descriptors, dict[str, np.ndarr
     return _descriptors(a, ac, sr, spec, bounds), _features(spec, bounds)
 
 
-_warmed_up = False
-
-
-def warm_up() -> None:
-    """Compile librosa's beat tracker in this process, or load it from numba's on-disk cache.
-
-    Numba compiles on first use and writes a cache beside librosa; processes compiling the
-    same function at once can read each other's half-written cache files and crash (seen with
-    a fresh install: parallel scan workers, about 1 run in 12). Running the full analysis once
-    here, on a synthetic click track, before the workers start leaves them only reading a
-    finished cache (a test checks they add nothing to it).
-    """
-    global _warmed_up
-    if _warmed_up:
-        return
-    sr = ANALYSIS_SR
-    t = np.arange(12 * sr) / sr
-    clicks = np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0.9)
-    analyse(np.stack([clicks, clicks]).astype(np.float32), sr)
-    _warmed_up = True
-
-
 def compute_descriptors(audio: np.ndarray, sr: int) -> Descriptors:
     """DJ descriptors of ``audio`` (channels, samples) at ``sr``; see :class:`Descriptors`."""
     a = _prepare(audio, sr)
