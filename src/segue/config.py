@@ -2,6 +2,8 @@
 
 - ``SEGUE_DB``: the library database (default: ``<user data dir>/segue/library.db``).
 - ``SEGUE_CACHE``: downloaded and converted model weights (default: ``<user cache dir>/segue``).
+- ``NUMBA_CACHE_DIR``: where numba keeps code it compiles for UMAP (default, for segue:
+  ``<SEGUE_CACHE>/numba``, not numba's own default beside the packages in site-packages).
 """
 
 from __future__ import annotations
@@ -28,3 +30,12 @@ def cache_dir() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def numba_cache_dir() -> Path:
+    """segue's cache of numba-compiled code (UMAP and pynndescent, behind ``map --method
+    umap``): ``$NUMBA_CACHE_DIR`` if the user set it, else ``<cache dir>/numba``."""
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return cache_dir() / "numba"
