@@ -11,20 +11,28 @@ When the library grows, a cached run over a subset is reused instead of starting
   layout unchanged as t-SNE's does, so old points move a little).
 
 Below :data:`MIN_POINTS` points neither method means much, so a PCA layout is returned.
+
+UMAP (and pynndescent under it) is numba code, compiled on first use into an on-disk cache;
+:func:`private_numba_cache` gives it segue's own cache, written by one process at a time. openTSNE
+uses no numba for segue's metrics (cosine, Euclidean: exact or Annoy neighbours) but imports
+pynndescent, which compiles as it is imported: that import goes through the same cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from segue.art import art_dir
+from segue.config import numba_cache_dir
 from segue.files import atomic_path
 
 MIN_POINTS = 8
@@ -92,8 +100,21 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _load_pynndescent_privately() -> None:
+    """openTSNE imports pynndescent (installed with umap-learn) only to learn that it is there,
+    to pick a neighbour search for metrics segue does not use; and pynndescent compiles numba
+    code as it is imported (about 30 s the first time). Import it first inside segue's private,
+    locked cache, so that openTSNE's probe finds it loaded and nothing compiles elsewhere."""
+    if "pynndescent" in sys.modules or importlib.util.find_spec("pynndescent") is None:
+        return
+    with private_numba_cache():
+        import pynndescent  # noqa: F401
+
+
 def _tsne(x: np.ndarray, p: LayoutParams, n_jobs: int) -> np.ndarray:
     from openTSNE import TSNE
+
+    _load_pynndescent_privately()
 
     perplexity = min(p.perplexity, max(2.0, (len(x) - 1) / 3.0))
     tsne = TSNE(perplexity=perplexity, n_iter=p.n_iter, metric=p.metric, random_state=p.seed,
@@ -106,20 +127,51 @@ def _tsne_extend(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, p: Lay
     from openTSNE import TSNEEmbedding
     from openTSNE.affinity import PerplexityBasedNN
 
+    _load_pynndescent_privately()
     perplexity = min(p.perplexity, max(2.0, (len(x_old) - 1) / 3.0))
     aff = PerplexityBasedNN(x_old, perplexity=perplexity, metric=p.metric, random_state=p.seed, n_jobs=n_jobs)
     emb = TSNEEmbedding(y_old.astype(np.float64), aff, random_state=p.seed, n_jobs=n_jobs)
     return np.asarray(emb.transform(x_new, perplexity=min(5.0, perplexity)), dtype=np.float32)
 
 
+@contextlib.contextmanager
+def private_numba_cache() -> Iterator[Path]:
+    """Point numba at segue's own cache (:func:`segue.config.numba_cache_dir`) and hold an
+    exclusive lock on it until the block ends; yields the cache folder.
+
+    By default numba caches compiled code beside the package in site-packages, one cache for
+    every process of the install, and processes compiling the same functions at once can leave
+    it corrupt, after which every run that loads it crashes (seen with librosa's beat tracker).
+    With the lock (``fcntl.flock``, also between threads) one segue process at a time compiles,
+    loads or writes it; the others wait. Import numba code (``import umap``) inside the block:
+    numba reads the folder when a function is decorated. Where numba was imported before (by an
+    API user), its functions decorated since use the folder too."""
+    folder = numba_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.CACHE_DIR = str(folder)
+    with open(folder / ".lock", "a+b") as fh:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock (segue's concurrency guarantees are POSIX's)
+            yield folder
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _umap(x: np.ndarray, p: LayoutParams, init: np.ndarray | str = "spectral",
           n_epochs: int | None = None) -> np.ndarray:  # fmt: skip
     import warnings
 
-    import umap
-
-    with warnings.catch_warnings():
+    with private_numba_cache(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # n_jobs=1 forced by random_state; numba chatter
+        import umap
+
         model = umap.UMAP(n_neighbors=min(p.n_neighbors, len(x) - 1), min_dist=p.min_dist, metric=p.metric,
                           random_state=p.seed, init=init, n_epochs=n_epochs)  # fmt: skip
         return np.asarray(model.fit_transform(x), dtype=np.float32)
