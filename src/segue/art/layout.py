@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
