@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
 FACES = {"cli": "cli", "commands": "cli", "web": "web", "integrations": "integrations",
          "beetsplug": "beets"}  # fmt: skip
 #: The only imports from one face into another: the CLI starting a long-running face.
-LAUNCHERS = {"segue.web.app", "segue.integrations.mpd"}
+LAUNCHERS = {"segue.web.app", "segue.integrations.mpd", "segue.integrations.subsonic"}
 
 
 def _unit(module: str) -> str:

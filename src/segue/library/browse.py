@@ -2,10 +2,12 @@
 
 Players (Subsonic apps, MPD clients) browse by artist and album, and they need ids for both
 that stay the same from one request, one restart, one rescan to the next. An album is the
-tracks sharing an album artist (the track artist where none is tagged) and an album title,
-compared case- and accent-insensitively; an artist is a name (album artists and track artists
-alike). Their keys are short hashes of those folded names, so they are stable and carry no
-path. Untagged tracks fall into one album per folder, titled by the folder's name.
+tracks sharing a tagged album artist and an album title (compared case- and
+accent-insensitively); without an album artist, the tracks of one folder sharing an album
+title (a compilation tagged only per track stays one album, by its artists' common name or
+"Various Artists"). An artist is a name (album artists and track artists alike). Keys are
+short hashes of those folded names, so they are stable. Tracks without an album tag fall into
+one album per folder, titled by the folder's name.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from segue.library.store import TrackRow
 
 UNKNOWN_ARTIST = "Unknown Artist"
+VARIOUS_ARTISTS = "Various Artists"
 
 
 def fold(text: str | None) -> str:
@@ -64,10 +67,6 @@ def track_artist(track: TrackRow) -> str:
     return track.artist or track.album_artist or UNKNOWN_ARTIST
 
 
-def album_artist(track: TrackRow) -> str:
-    return track.album_artist or track.artist or UNKNOWN_ARTIST
-
-
 def album_name(track: TrackRow) -> str:
     if track.album:
         return track.album
@@ -75,14 +74,17 @@ def album_name(track: TrackRow) -> str:
 
 
 def album_key(track: TrackRow) -> str:
-    if track.album:
-        return group_key(album_artist(track), track.album)
-    return group_key("\x01folder", os.path.dirname(track.path))  # untagged: one per folder
+    if track.album_artist and track.album:
+        return group_key(track.album_artist, track.album)
+    return group_key("\x01folder", os.path.dirname(track.path), album_name(track))
 
 
 def group(tracks: Sequence[TrackRow]) -> tuple[dict[str, Album], dict[str, Artist]]:
     """Albums and artists (by key, in name order) of ``tracks``."""
-    albums: dict[str, Album] = {}
+    members: dict[str, list[TrackRow]] = {}
+    order = sorted(tracks, key=lambda t: (t.disc_no or 0, t.track_no or 0, fold(t.title), t.path))
+    for t in order:
+        members.setdefault(album_key(t), []).append(t)
     artists: dict[str, Artist] = {}
 
     def artist_of(name: str) -> Artist:
@@ -91,21 +93,25 @@ def group(tracks: Sequence[TrackRow]) -> tuple[dict[str, Album], dict[str, Artis
             artists[key] = Artist(key, name)
         return artists[key]
 
-    order = sorted(tracks, key=lambda t: (t.disc_no or 0, t.track_no or 0, fold(t.title), t.path))
-    for t in order:
-        key = album_key(t)
-        album = albums.get(key)
-        if album is None:
-            owner = artist_of(album_artist(t))
-            album = albums[key] = Album(key, album_name(t), owner.name, owner.key, added_at=t.added_at)
-            owner.album_keys.append(key)
-        album.track_ids.append(t.id)
-        album.duration += t.duration
-        album.added_at = max(album.added_at, t.added_at)
-        album.year = album.year or t.year
-        album.genre = album.genre or t.genre
-        album.cover = album.cover or t.cover_hash
-        artist_of(track_artist(t)).track_ids.append(t.id)
-    albums = dict(sorted(albums.items(), key=lambda kv: (fold(kv[1].name), kv[0])))
+    albums: dict[str, Album] = {}
+    for key, rows in members.items():
+        first = rows[0]
+        if first.album_artist:
+            owner_name = first.album_artist
+        else:
+            names = {fold(track_artist(t)): track_artist(t) for t in rows}
+            owner_name = next(iter(names.values())) if len(names) == 1 else VARIOUS_ARTISTS
+        owner = artist_of(owner_name)
+        owner.album_keys.append(key)
+        album = albums[key] = Album(key, album_name(first), owner.name, owner.key)
+        for t in rows:
+            album.track_ids.append(t.id)
+            album.duration += t.duration
+            album.added_at = max(album.added_at, t.added_at)
+            album.year = album.year or t.year
+            album.genre = album.genre or t.genre
+            album.cover = album.cover or t.cover_hash
+            artist_of(track_artist(t)).track_ids.append(t.id)
+    albums = dict(sorted(albums.items(), key=lambda kv: (fold(kv[1].name), fold(kv[1].artist), kv[0])))
     artists = dict(sorted(artists.items(), key=lambda kv: (fold(kv[1].name), kv[0])))
     return albums, artists
