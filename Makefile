@@ -24,6 +24,14 @@ $(CHROMIUM):
 	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium) || \
 	  echo "warning: could not install chromium; browser tests will skip" >&2
 
+# The MPD tests drive Debian's mpd (a private instance: own port, socket and music folder, null
+# audio output); the system service it comes with is not started here.
+MPD := /usr/bin/mpd
+$(MPD):
+	(apt-get update -qq && apt-get install -y -qq --no-install-recommends mpd) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends mpd) || \
+	  echo "warning: could not install mpd; the MPD tests will skip" >&2
+
 setup: $(STAMP)
 
 run: $(STAMP)
@@ -32,7 +40,7 @@ run: $(STAMP)
 	$(BIN)/segue status
 	$(BIN)/segue serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(MPD)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 
