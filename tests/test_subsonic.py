@@ -335,3 +335,16 @@ def test_star_and_unstar_songs_albums_artists(server: str) -> None:
     assert conn.getAlbumList2("starred")["albumList2"]["album"][0]["name"] == "Album A"
     conn.unstar(sids=[song["id"]], albumIds=[song["albumId"]], artistIds=[song["artistId"]])
     assert conn.getStarred2()["starred2"] == {}
+
+
+def test_credentials_from_options_or_environment() -> None:
+    from segue.api import UserError
+    from segue.integrations.subsonic import credentials
+
+    assert credentials(None, None, env={}) is None  # off
+    env = {"SEGUE_SUBSONIC_USER": "bob", "SEGUE_SUBSONIC_PASSWORD": "pw", "SEGUE_SUBSONIC_API_KEY": "k"}
+    got = credentials(None, None, env=env)
+    assert (got.user, got.password, got.api_keys) == ("bob", "pw", ("k",))
+    assert credentials("amy", "x", env=env).user == "amy"  # options first
+    with pytest.raises(UserError, match="both a user and a password"):
+        credentials("amy", None, env={})

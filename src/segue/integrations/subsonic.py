@@ -765,7 +765,8 @@ def _cover(call: Call) -> Response:
         digest = sh.artist_id3(sh.artist(sid))["coverArt"]
     elif sid.isdigit() and int(sid) in sh.col.tracks:
         digest = sh.col.tracks[int(sid)]["cover"]
-    got = call.lib.cover_image(digest) if digest and all(c in "0123456789abcdefABCDEF" for c in digest) else None
+    hexadecimal = bool(digest) and all(c in "0123456789abcdefABCDEF" for c in str(digest))
+    got = call.lib.cover_image(str(digest)) if hexadecimal else None
     if got is None:
         raise SubsonicError(NOT_FOUND, f"cover art not found: {sid}")
     mime, data = got
@@ -825,7 +826,8 @@ def _top_songs(call: Call) -> dict:
     artist = next((a for a in sh.col.artists.values() if _fold(a.name) == name), None)
     if artist is None:
         return {"topSongs": {}}
-    ids = list(dict.fromkeys([*artist.track_ids, *(t for a in artist.album_keys for t in sh.col.albums[a].track_ids)]))
+    own_albums = (t for a in artist.album_keys for t in sh.col.albums[a].track_ids)
+    ids = list(dict.fromkeys([*artist.track_ids, *own_albums]))
     ids.sort(key=lambda t: -sh.counts.get(t, (0, 0.0))[0])  # stable: album order breaks ties
     return {"topSongs": {"song": [sh.song(sh.col.tracks[t]) for t in ids[:count]]}}
 
@@ -981,7 +983,7 @@ def subsonic_router(db_path: str | Path, creds: Credentials | None) -> APIRouter
     libraries = Libraries(db_path)
     now_playing = NowPlaying()
 
-    @router.api_route("/rest/{method}", methods=["GET", "POST"], include_in_schema=False)
+    @router.api_route("/rest/{method}", methods=["GET", "HEAD", "POST"], include_in_schema=False)
     async def rest(method: str, request: Request) -> Response:
         items = list(request.query_params.multi_items())
         if request.method == "POST":
