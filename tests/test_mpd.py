@@ -5,6 +5,7 @@ one-shots queue playlists and journeys (a song segue never scanned analysed on t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -235,11 +236,15 @@ def test_one_shots_queue_a_playlist_and_a_journey_over_the_socket(
     # over MPD's local socket, the music folder is asked with `config` (no --music-dir)
     dry = segue(db, "playlist", "--host", server.socket, "-n", "3", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
-    import json
-
     planned = json.loads(dry.stdout)
     assert planned["queued"] is False and len(planned["tracks"]) == 3
     assert queue(server) == [FIRST]  # a dry run queues nothing
+    # the filters of segue playlist hold (here: only tracks under one folder)
+    only = segue(db, "playlist", "--host", server.socket, "-n", "4", "--dry-run", "--json",
+                 "--folder", str(music / "Ärtist One"))  # fmt: skip
+    assert only.returncode == 0, only.stderr
+    assert {os.path.dirname(t["path"]) for t in json.loads(only.stdout)["tracks"]} == {
+        str(music / "Ärtist One" / "Album A")}  # fmt: skip
     done = segue(db, "playlist", "--host", server.socket, "-n", "2")
     assert done.returncode == 0, done.stderr
     assert "queued 2 tracks" in done.stderr and len(queue(server)) == 3
