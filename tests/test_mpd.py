@@ -33,6 +33,7 @@ pytestmark = pytest.mark.skipif(MPD is None, reason="MPD is not installed (Debia
                                 "'make test' installs it with apt-get)")  # fmt: skip
 
 QUEUE = 3
+PASSWORD = "s3cret"  # MPD lets nobody add or control without it
 FIRST = "lib/Extra/extra 0.mp3"
 
 
@@ -79,6 +80,7 @@ class MpdServer:
             f'music_directory "{self.music}"\ndb_file "{root}/mpd.db"\nlog_file "{root}/mpd.log"\n'
             f'pid_file "{root}/mpd.pid"\nbind_to_address "127.0.0.1"\nport "{self.port}"\n'
             f'bind_to_address "{self.socket}"\nauto_update "no"\n'
+            f'password "{PASSWORD}@read,add,control,admin"\ndefault_permissions "read"\n'
             'audio_output {\n  type "null"\n  name "null"\n}\n', encoding="utf-8")  # fmt: skip
         self.proc: subprocess.Popen | None = None
 
@@ -102,6 +104,7 @@ class MpdServer:
         c = mpd.MPDClient()
         c.timeout = 10
         c.connect("127.0.0.1", self.port)
+        c.password(PASSWORD)
         try:
             yield c
         finally:
@@ -129,13 +132,14 @@ def server(tmp_path: Path, library: tuple[Path, Path]) -> Iterator[MpdServer]:
 
 
 def segue(db: Path, *args: str, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MPD_HOST": f"{PASSWORD}@127.0.0.1"}
     return subprocess.run([sys.executable, "-m", "segue.cli", "--db", str(db), "mpd", *args],
                           capture_output=True, text=True, env=env, timeout=120, **kw)  # fmt: skip
 
 
 def start_daemon(db: Path, srv: MpdServer, log: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    """``segue mpd`` as the README runs it, the password in MPD_HOST."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MPD_HOST": f"{PASSWORD}@127.0.0.1"}
     return subprocess.Popen(
         [sys.executable, "-m", "segue.cli", "--db", str(db), "mpd", "--port", str(srv.port),
          "--music-dir", str(srv.music), "--queue-length", str(QUEUE), *args],
@@ -184,14 +188,14 @@ def test_radio_fills_the_queue_and_a_skip_is_recorded_and_steers(
             c.next()
             c.pause(1)
         with open_library(db) as lib:
-            skip = wait_for("the skip in plays", lambda: next(
-                (p for p in lib.plays(limit=5) if p.event == "skip"), None))  # fmt: skip
-            first_id, now_id = lib.track_id_at(music / "Extra/extra 0.mp3"), None
-            assert skip.track_id == first_id and 0.9 <= skip.position_s < 6
+            first_id = lib.track_id_at(music / "Extra/extra 0.mp3")
             current = filled[1]
             now_id = lib.track_id_at(server.music / current)
-            starts = [p.track_id for p in lib.plays(limit=10) if p.event == "start"]
-            assert starts[:2] == [now_id, first_id]
+            events = [(first_id, "start"), (first_id, "skip"), (now_id, "start")]
+            wait_for("the skip and the next start in plays", lambda: [
+                (p.track_id, p.event) for p in lib.plays(limit=3)][::-1] == events)  # fmt: skip
+            skip = lib.plays(limit=2)[1]
+            assert 0.9 <= skip.position_s < 6  # how far in the listener pressed next
             # what was queued before the skip is re-picked: the radio from the current song,
             # having heard both, steering away from the skipped one
             rows = lib.radio_next([lib.row(now_id)], lib.known_rows([first_id, now_id]), QUEUE,
@@ -234,22 +238,23 @@ def test_one_shots_queue_a_playlist_and_a_journey_over_the_socket(
     music, db = library
     play(server, FIRST)
     # over MPD's local socket, the music folder is asked with `config` (no --music-dir)
-    dry = segue(db, "playlist", "--host", server.socket, "-n", "3", "--dry-run", "--json")
+    sock = f"{PASSWORD}@{server.socket}"  # [password@]host, as MPD_HOST is written
+    dry = segue(db, "playlist", "--host", sock, "-n", "3", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     planned = json.loads(dry.stdout)
     assert planned["queued"] is False and len(planned["tracks"]) == 3
     assert queue(server) == [FIRST]  # a dry run queues nothing
     # the filters of segue playlist hold (here: only tracks under one folder)
-    only = segue(db, "playlist", "--host", server.socket, "-n", "4", "--dry-run", "--json",
+    only = segue(db, "playlist", "--host", server.socket, "--password", PASSWORD, "-n", "4", "--dry-run", "--json",
                  "--folder", str(music / "Ärtist One"))  # fmt: skip
     assert only.returncode == 0, only.stderr
     assert {os.path.dirname(t["path"]) for t in json.loads(only.stdout)["tracks"]} == {
         str(music / "Ärtist One" / "Album A")}  # fmt: skip
-    done = segue(db, "playlist", "--host", server.socket, "-n", "2")
+    done = segue(db, "playlist", "--host", sock, "-n", "2")
     assert done.returncode == 0, done.stderr
     assert "queued 2 tracks" in done.stderr and len(queue(server)) == 3
     journey = segue(db, "journey", "Extra Band 2 - Extra Song 5", "--steps", "2",
-                    "--host", server.socket)  # fmt: skip
+                    "--host", sock)  # fmt: skip
     assert journey.returncode == 0, journey.stderr
     got = queue(server)
     assert len(got) == 6 and got[0] == FIRST and got[3] == "lib/Extra/extra 5.mp3"  # right after the current song
@@ -259,6 +264,8 @@ def test_one_shots_queue_a_playlist_and_a_journey_over_the_socket(
                     "-n", "2", "--dry-run")  # fmt: skip
     assert outside.returncode == 0, outside.stderr
     assert "analysed on the fly" in outside.stderr and len(outside.stdout.strip().splitlines()) == 2
-    # no MPD there: one line, exit 1
+    # a wrong password, or no MPD there: one line, exit 1
+    wrong = segue(db, "playlist", "--port", str(server.port), "--password", "nope", "--music-dir", str(server.music))
+    assert wrong.returncode == 1 and "refused the password" in wrong.stderr
     gone = segue(db, "playlist", "--port", str(free_port()), "--music-dir", str(server.music))
     assert gone.returncode == 1 and gone.stderr.startswith("segue: cannot reach MPD")
