@@ -829,9 +829,9 @@ class Library:
         if checkpoint:
             ckpt: Path | None = Path(checkpoint)
         elif unconditional:
-            ckpt = gan_dir("default") / "checkpoint.pt"
+            ckpt = gan_dir(self.store, "default") / "checkpoint.pt"
         else:
-            ckpt = find_checkpoint()
+            ckpt = find_checkpoint(self.store)
         if ckpt is None or not ckpt.exists():
             raise UserError("no trained GAN yet: run 'segue art train' first")
         out_dir = self.check_output(output, folder=True)

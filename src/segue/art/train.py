@@ -49,7 +49,7 @@ def train_on_library(store, conditional: bool = True, epochs: int | None = None,
     from segue.art.gan import GanConfig, Trainer, train
 
     name = "conditional" if conditional else "default"
-    out = gan_dir(name, cache)
+    out = gan_dir(store, name, cache)
     _, images, cond = training_set(store, size, conditional, cache, progress)
     cfg = GanConfig(size=size, ngf=ngf, ndf=ndf, cond_dim=TAG_DIM if conditional else 0,
                     batch_size=batch_size, seed=seed)  # fmt: skip
