@@ -173,8 +173,10 @@ def test_gan_train_sample_and_mixtape_from_the_gan(analysed, tmp_path: Path):
     assert r.returncode == 0, r.stderr
     ckpt = Path(json.loads(r.stdout)["checkpoint"])
     assert ckpt.exists() and ckpt.parent.name == "conditional"
+    assert ckpt.parents[2].parent.name == "libraries"  # this library's own folder
     assert sorted(p.name for p in (ckpt.parent / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
     assert "gan: epoch 2/2" in r.stderr
+    assert re.search(r"warning: only [45] distinct covers", r.stderr)  # far too few for a GAN: said so
     r = cli(analysed, "art", "sample", "-n", "3", "-o", str(tmp_path / "s"), "--like", "1", "--json")
     assert r.returncode == 0, r.stderr
     made = json.loads(r.stdout)
@@ -183,9 +185,43 @@ def test_gan_train_sample_and_mixtape_from_the_gan(analysed, tmp_path: Path):
         with Image.open(item["path"]) as img:
             assert img.size == (32, 32)
         assert abs(sum(item["colours"]["shares"]) - 1) < 1e-3
-    r = cli(analysed, "mixtape", "1", "-n", "3", "-o", str(tmp_path / "g"), "--no-compare", "--json")
+    # no --like: each sample is given a real track's sound, not a zero vector
+    r = cli(analysed, "art", "sample", "-n", "6", "-o", str(tmp_path / "s2"), "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["images"].startswith("gan:")
+    ids = {t["id"] for t in tracks_json(analysed)}
+    likes = [item["like"] for item in json.loads(r.stdout)]
+    assert set(likes) <= ids and len(set(likes)) > 1
+    # a GAN of a handful of covers is not used unasked; --images gan uses it
+    r = cli(analysed, "mixtape", "1", "-n", "3", "-o", str(tmp_path / "a"), "--no-compare", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["images"] in ("covers", "covers+soundprints")
+    assert re.search(r"saw only [45] covers", r.stderr)
+    r = cli(analysed, "mixtape", "1", "-n", "3", "-o", str(tmp_path / "g"), "--no-compare", "--images", "gan", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["images"] == f"gan:{ckpt}"
+
+
+def test_another_library_never_uses_this_librarys_gan(analysed, tmp_path: Path):
+    """Issue 13 item 14: the checkpoint is the library's own. A copy of the database is another
+    library (same tracks, other file): it has no GAN until one is trained for it."""
+    import shutil
+
+    r = cli(analysed, "art", "train", "--size", "32", "--width", "8", "--batch-size", "2", "--epochs", "1",
+            "--threads", "1", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    first = Path(json.loads(r.stdout)["checkpoint"])
+    other = {**analysed, "db": str(tmp_path / "other.db")}
+    shutil.copyfile(analysed["db"], other["db"])
+    r = cli(other, "art", "sample", "-n", "2", "-o", str(tmp_path / "s"))
+    assert r.returncode == 1 and "no trained GAN" in r.stderr
+    r = cli(other, "mixtape", "1", "-n", "2", "-o", str(tmp_path / "t"), "--no-compare", "--json")
+    assert r.returncode == 0, r.stderr
+    assert not json.loads(r.stdout)["images"].startswith("gan")
+    r = cli(other, "art", "train", "--size", "32", "--width", "8", "--batch-size", "2", "--epochs", "1",
+            "--threads", "1", "--json")  # fmt: skip
+    second = Path(json.loads(r.stdout)["checkpoint"])
+    assert second != first and first.exists() and second.exists()
+    assert json.loads((second.parents[2] / "library.json").read_text())["database"] == other["db"]
 
 
 # -- map -----------------------------------------------------------------------------------------
