@@ -226,6 +226,8 @@ def test_another_library_never_uses_this_librarys_gan(analysed, tmp_path: Path):
 
 # -- map -----------------------------------------------------------------------------------------
 def test_map_html_lists_every_track_and_runs_clean_in_chromium(analysed, tmp_path: Path):
+    from art_helpers import keep
+
     tracks = tracks_json(analysed)
     out = tmp_path / "map.html"
     r = cli(analysed, "map", "-o", str(out), "--json")
@@ -236,6 +238,8 @@ def test_map_html_lists_every_track_and_runs_clean_in_chromium(analysed, tmp_pat
     data = json.loads(re.search(r'<script id="segue-tracks" type="application/json">(.*?)</script>', page, re.S).group(1))
     assert sorted(t["id"] for t in data) == sorted(t["id"] for t in tracks)
     assert re.search(r"<script[^>]*\bsrc=", page) is None and "plotly" in page.lower()  # self-contained
+    # a page to share: no file paths of this machine in it
+    assert str(analysed["root"]) not in page and all("path" not in t for t in data)
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (make test installs it)")
     from playwright.sync_api import sync_playwright
@@ -244,7 +248,7 @@ def test_map_html_lists_every_track_and_runs_clean_in_chromium(analysed, tmp_pat
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
         try:
-            pg = browser.new_page()
+            pg = browser.new_page(viewport={"width": 1100, "height": 900})
             pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             pg.on("pageerror", lambda e: errors.append(str(e)))
             pg.goto(out.as_uri())
@@ -253,19 +257,42 @@ def test_map_html_lists_every_track_and_runs_clean_in_chromium(analysed, tmp_pat
                 t["id"] for t in tracks
             )
             assert pg.locator(".scatterlayer .point").count() == info["placed"]
-            pg.fill("#search", "opus band")
-            pg.wait_for_function("document.getElementById('count').textContent !== ''")
-            assert pg.inner_text("#count") == "1 match"
-            # hover each point until one with a cover shows its thumbnail
+            # one track of eight has a genre: colouring by genre would be all grey, so it is not offered
+            labels = pg.evaluate("document.getElementById('segue-map').layout.updatemenus[0].buttons.map(b => b.label)")
+            assert "colour by genre" not in labels and {"colour by top tag", "colour by album"} <= set(labels)
+
+            def matches(text: str) -> str:
+                pg.fill("#search", "")
+                pg.fill("#search", text)
+                pg.wait_for_function("document.getElementById('count').textContent !== ''")
+                return pg.inner_text("#count")
+
+            assert matches("opus band") == "1 match"
+            assert matches("artist one") == "2 matches"  # accents folded: Ärtist One
+            assert matches("mix tape") == "2 matches"  # the album
+            assert matches("first song artist") == "1 match"  # words anywhere, any order
+            second = pg.evaluate("window.segueTracks.find(t => t.tags && t.tags.length > 1).tags[1]")
+            assert matches(second) != "0 matches"  # not only the top tag
+            pg.fill("#search", "")
+            # hover points until one with a cover shows its card: picture beside the words
             shown = False
             for point in pg.locator(".scatterlayer .point").all():
                 box = point.bounding_box()
                 pg.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=3)
-                pg.wait_for_timeout(50)
-                if pg.evaluate("document.getElementById('thumb').style.display") == "block":
-                    shown = pg.evaluate("document.getElementById('thumb').src").startswith("data:image/jpeg")
+                pg.wait_for_timeout(60)
+                if pg.evaluate("getComputedStyle(document.getElementById('card-img')).display") == "block" and \
+                        pg.evaluate("document.getElementById('card').style.display") == "flex":  # fmt: skip
+                    shown = True
                     break
             assert shown
+            img = pg.locator("#card-img").bounding_box()
+            text = pg.locator("#card-text").bounding_box()
+            assert img["x"] + img["width"] <= text["x"] or text["y"] >= img["y"] + img["height"]  # not hidden
+            assert text["width"] > 50 and pg.inner_text("#card-text").strip()
+            assert pg.evaluate("document.getElementById('card-img').src").startswith("data:image/jpeg")
+            assert pg.locator(".hoverlayer .hovertext").count() == 0  # no second label under the card
+            keep(tmp_path / "map-hover.png", tmp_path, "map-hover.png") if pg.screenshot(
+                path=str(tmp_path / "map-hover.png")) is not None else None  # fmt: skip
         finally:
             browser.close()
     assert errors == []
