@@ -224,3 +224,60 @@ def test_soundprint_features_each_change_the_picture():
     assert np.abs(with_(tags=tags_like("jazz", seed=9)) - ref).mean() > near
     big = soundprint(base, space, 600)
     assert big.shape == (600, 600, 3)  # drawn at the size it is shown, never enlarged
+
+
+# -- a real library with covers --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def covered(tmp_path_factory) -> dict:
+    """Nine encoded tracks: two albums of three sharing their cover (300-px PNG, 400-px JPEG),
+    one single with a 100-px cover, two singles without; scanned with analysis."""
+    from art_helpers import pattern_cover
+    from segue.api import Library
+
+    from audio_factory import tag_file, write_audio
+
+    root = tmp_path_factory.mktemp("covered")
+    blue, red, small = pattern_cover(1, 300), pattern_cover(2, 400, "JPEG"), pattern_cover(3, 100)
+    files = [(f"Blue/{i}.mp3", "Blue Band", "Blue", blue) for i in range(3)]
+    files += [(f"Red/{i}.flac", "Red Band", "Red", red) for i in range(3)]
+    files += [("Single/s.ogg", "Single Artist", "Single", small), ("Bare/a.ogg", "Bare One", "", None),
+              ("Bare/b.ogg", "Bare Two", "", None)]  # fmt: skip
+    for i, (rel, artist, album, cover) in enumerate(files):
+        path = root / "music" / rel
+        write_audio(path, seconds=3.0, seed=i)
+        tag_file(path, cover=cover, title=f"Song {i}", artist=artist, **({"album": album} if album else {}))
+    db = root / "library.db"
+    with Library.open(db) as lib:
+        lib.scan([root / "music"], progress=False)
+    return {"root": root, "db": db}
+
+
+def test_mixtape_from_covers_shows_each_picture_once_at_a_size_it_bears(covered, tmp_path, monkeypatch):
+    from segue.api import Library
+    from segue.art.mixtape import make_mixtape
+
+    monkeypatch.setenv("SEGUE_ART_CACHE", str(tmp_path / "art"))
+    with Library.open(covered["db"]) as lib:
+        rows = lib.rows_json(list(range(len(lib.catalog()))))  # the whole library as the playlist
+        summary = make_mixtape(lib.store, rows, tmp_path / "p.m3u8", tmp_path / "tape", compare=False, progress=False)
+    tracks = summary["tracks"]
+    assert len(tracks) == 9 and summary["images"] == "covers+soundprints"
+    tiles = summary["grid"]["tiles"]
+    # each album's cover is one picture for its three tracks; the bare singles get soundprints
+    groups: dict[str, set[int]] = {}
+    for t in tracks:
+        groups.setdefault(t["album"] if t["cover"] else f"bare {t['id']}", set()).add(t["id"])
+    assert sorted(sorted(g) for g in groups.values()) == sorted(sorted(tile["tracks"]) for tile in tiles)
+    assert sorted(tile["source"] for tile in tiles) == ["cover"] * 3 + ["soundprint"] * 2
+    # never blown up: the smallest source (the 100-px cover) sets the cell, at most 2x
+    assert summary["grid"]["cell"] <= 200
+    # no picture twice: every cell shows something else
+    poster = np.asarray(Image.open(tmp_path / "tape" / "poster.png").convert("RGB")).astype(int)
+    crops = [poster[b[1] : b[3], b[0] : b[2]] for b in (tile["box"] for tile in tiles)]
+    for i in range(len(crops)):
+        for j in range(i + 1, len(crops)):
+            assert np.abs(crops[i] - crops[j]).mean() > 10
+    # a title made from the music, whole on poster and cover
+    assert summary["title"] and "…" not in summary["title"] and not summary["title"].startswith("segue mixtape")
+    keep(tmp_path / "tape" / "poster.png", tmp_path, "poster-covers-library.png")
+    keep(tmp_path / "tape" / "cover.png", tmp_path, "cover-covers-library.png")

@@ -97,14 +97,6 @@ class PlaylistImages:
     source: str  # "gan:<checkpoint>", "covers", "covers+soundprints", "soundprints"
     notes: list[str] = field(default_factory=list)
 
-    def per_track(self, n: int) -> list[np.ndarray]:
-        """Each playlist position's picture (tiles shared by an album repeat here)."""
-        out: list[np.ndarray | None] = [None] * n
-        for tile in self.tiles:
-            for r in tile.rows:
-                out[r] = tile.image
-        return [img for img in out if img is not None]
-
 
 def checkpoint_covers(checkpoint: Path) -> int:
     """How many distinct covers a checkpoint was trained on (0 when it does not say)."""

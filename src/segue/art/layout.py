@@ -303,26 +303,27 @@ def balanced_grid(n: int, width: float, height: float, gap: int = 0, max_cell: f
     """
     if n <= 0:
         return Grid(0, 0, 0, 0, gap)
-    best: Grid | None = None
+    shapes: list[Grid] = []
+    capped = False
     for cols in range(1, n + 1):
         rows = -(-n // cols)
         last = n - (rows - 1) * cols
         if rows > 1 and last * 2 < cols:
             continue  # an orphan row: fewer than half the columns
         cell = min((width + gap) / cols, (height + gap) / rows) - gap
-        if max_cell is not None:
-            cell = min(cell, max_cell)
-        cell = int(np.floor(cell))
-        if cell < 1:
-            continue
-        # a full last row wins a near tie: a few per cent of cell size is not worth a gap
-        score = cell * (1.0 if last == cols else 0.97)
-        if best is None or score > best.cell * (1.0 if best.last_row == best.cols else 0.97):
-            best = Grid(n, rows, cols, cell, gap)
-    if best is None:  # the box is too small for any grid: one pixel cells in a square-ish grid
+        if max_cell is not None and cell >= max_cell:
+            cell, capped = max_cell, True
+        if int(cell) >= 1:
+            shapes.append(Grid(n, rows, cols, int(cell), gap))
+    if not shapes:  # the box is too small for any grid: one-pixel cells in a square-ish grid
         rows, cols = grid_shape(n, width / max(height, 1))
-        best = Grid(n, rows, cols, 1, gap)
-    return best
+        return Grid(n, rows, cols, 1, gap)
+    top = max(g.cell for g in shapes)
+    near = [g for g in shapes if g.cell >= 0.97 * top]  # a few per cent of cell size is a tie
+    if capped and max_cell is not None and top >= int(max_cell):
+        # the images set the size, not the box: a compact block reads better than a long strip
+        return min(near, key=lambda g: (abs(g.rows - g.cols), g.last_row != g.cols, -g.cell))
+    return min(near, key=lambda g: (g.last_row != g.cols, -g.cell))
 
 
 def align_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:

@@ -48,17 +48,6 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
     return ImageFont.load_default(size=size)
 
 
-def fit_text(text: str, size: int, width: float) -> str:
-    """``text`` cut with an ellipsis so it fits ``width`` pixels at ``size`` (for labels that
-    repeat a fuller text nearby; titles and track names wrap instead, see :func:`wrap_text`)."""
-    f = font(size)
-    if f.getlength(text) <= width:
-        return text
-    while text and f.getlength(text + "…") > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
-
-
 def wrap_text(text: str, size: int, width: float, bold: bool = False) -> list[tuple[str, bool]]:
     """``text`` broken into lines that fit ``width`` pixels at ``size``: at spaces, and inside
     a word only when the word alone is too wide. Each line comes with ``continued``: True when
