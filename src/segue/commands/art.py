@@ -105,7 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=positive_int, default=None, help="new tracks after the seeds")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--images", choices=IMAGE_SOURCES, default="auto",
-                   help="auto: the trained GAN if any, else covers; gan: train a quick one if needed")  # fmt: skip
+                   help="auto: this library's GAN once it learned from 300+ covers, else the covers (and "
+                        "soundprints for tracks without one); gan: the GAN, trained quickly if needed")  # fmt: skip
     p.add_argument("--train-minutes", type=float, default=2.0, help="budget for --images gan training")
     p.add_argument("--title", default=None)
     p.add_argument("--seed", type=int, default=0, help="random seed of the image walk")
