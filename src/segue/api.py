@@ -1050,7 +1050,7 @@ class Library:
         return build_map(self.store, self.check_output(output), method=method, progress=progress)
 
     def train_art(self, *, conditional: bool = True, epochs: int | None = None,
-                  max_seconds: float | None = None, size: int = 64, batch_size: int = 64,
+                  max_seconds: float | None = None, size: int = 128, batch_size: int = 32,
                   width: int = 32, seed: int = 0, fresh: bool = False,
                   device: str = "auto") -> Path:  # fmt: skip
         """Train (or resume) the cover GAN on the library's covers; the checkpoint's path."""
@@ -1072,9 +1072,9 @@ class Library:
         if checkpoint:
             ckpt: Path | None = Path(checkpoint)
         elif unconditional:
-            ckpt = gan_dir("default") / "checkpoint.pt"
+            ckpt = gan_dir(self.store, "default") / "checkpoint.pt"
         else:
-            ckpt = find_checkpoint()
+            ckpt = find_checkpoint(self.store)
         if ckpt is None or not ckpt.exists():
             raise UserError("no trained GAN yet: run 'segue art train' first")
         tags = None
