@@ -429,6 +429,11 @@ class Store:
             (audio_hash, json.dumps(data, allow_nan=False)),
         )
 
+    def descriptor(self, audio_hash: str) -> dict[str, object] | None:
+        """One audio's descriptors JSON object, or None."""
+        row = self.conn.execute("SELECT data FROM descriptors WHERE audio_hash=?", (audio_hash,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def descriptors(self) -> dict[str, dict[str, object]]:
         """audio_hash -> descriptors JSON object for every analysed audio."""
         cur = self.conn.execute("SELECT audio_hash, data FROM descriptors")

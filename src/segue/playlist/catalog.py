@@ -172,6 +172,10 @@ class Catalog:
             got = self._derived.setdefault(key, build())
         return got  # type: ignore[return-value]
 
+    def is_cached(self, key: Hashable) -> bool:
+        """Whether :meth:`cached` already holds ``key`` (answering it would cost nothing)."""
+        return key in self._derived
+
     def index_of(self, track_id: int) -> int:
         """Row index of a track id; ``KeyError`` if unknown."""
         table = self.cached("id_to_row", lambda: {int(t): i for i, t in enumerate(self.ids)})
