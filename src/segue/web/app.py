@@ -299,6 +299,7 @@ def create_app(db_path: str | Path, token: str | None = None, catalog: Any = Non
         return _error(500, f"internal error: {type(exc).__name__}")
 
     from segue.web import (
+        routes_browse,
         routes_events,
         routes_journey,
         routes_library,
@@ -307,7 +308,8 @@ def create_app(db_path: str | Path, token: str | None = None, catalog: Any = Non
         routes_upload,
     )
 
-    for module in (routes_library, routes_radio, routes_upload, routes_journey, routes_map, routes_events):
+    for module in (routes_library, routes_browse, routes_radio, routes_upload, routes_journey,
+                   routes_map, routes_events):  # fmt: skip
         app.include_router(module.router, prefix="/api")
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)

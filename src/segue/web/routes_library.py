@@ -76,7 +76,8 @@ class AudioFileResponse(FileResponse):
         await super().__call__(scope, receive, send)
 
 
-@router.api_route("/tracks/{track_id}/audio", methods=["GET", "HEAD"], response_class=FileResponse)
+@router.get("/tracks/{track_id}/audio", response_class=FileResponse)
+@router.head("/tracks/{track_id}/audio", response_class=FileResponse, include_in_schema=False)
 def audio(track_id: int, st: State) -> FileResponse:
     """The track's own file, byte for byte, with HTTP Range support (seeking).
 
