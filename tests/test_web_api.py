@@ -192,8 +192,11 @@ def test_xss_title_is_plain_data(client: TestClient) -> None:
     assert [t["title"] for t in got] == [XSS_TITLE]
     page = client.get("/")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
-    js = client.get("/static/app.js").text
-    assert not re.search(r"\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write", js)
+    scripts = re.findall(r'<script src="([^"]+)"', page.text)
+    assert len(scripts) >= 5
+    for src in scripts:
+        js = client.get(src).text
+        assert not re.search(r"\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write", js), src
 
 
 def test_upload_seed_file(client: TestClient, lib_db: tuple[Path, Path]) -> None:

@@ -209,6 +209,7 @@ function crossoverTick() {
   const xf = engine.xf;
   const p = xf.plan;
   const a = xf.from, b = xf.to;
+  if (a.ended && !xf.fading) { cancelCrossover(); next("complete"); return; } // B never got going
   if (b.paused || b.seeking || b.readyState < 3) return;
   const err = b.currentTime - plannedInTime(p, a.currentTime); // > 0: the incoming track is ahead
   xf.errors.push(err);

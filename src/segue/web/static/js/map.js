@@ -10,7 +10,7 @@
 
 // Distinct hues (Trubetskoy's 20 simple colours, the 12 that read best on a dark background)
 const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#42d4f4", "#f032e6",
-  "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324"];
+  "#bfef45", "#fabed4", "#469990", "#aaffc3", "#9a6324"];
 const OTHER = "#56606c";
 const CELL = 16; // px: the grid index's cell
 
