@@ -24,6 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-output" / "screenshots"
 SIZES = {"phone": (390, 844), "tablet": (820, 1180), "desktop": (1440, 900)}
+SERVER_LOG: list[dict] = []
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"Debian's Chromium is not installed at {CHROMIUM} (make test installs it)"
@@ -46,7 +47,25 @@ def server(library: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(library[1]), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(library[1])
+
+    async def recorded(scope: dict, receive, send) -> None:  # noqa: ANN001
+        """The app, with each request's method, path, Sec-Fetch-Site and answer noted."""
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        entry = {"method": scope["method"], "path": scope["path"], "status": None,
+                 "site": dict(scope["headers"]).get(b"sec-fetch-site", b"").decode()}  # fmt: skip
+        SERVER_LOG.append(entry)
+
+        async def noting(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+            await send(message)
+
+        await app(scope, receive, noting)
+
+    srv = uvicorn.Server(uvicorn.Config(recorded, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 30
@@ -468,3 +487,45 @@ def test_the_suggestions_card_can_be_closed(page) -> None:  # noqa: ANN001
     assert page.locator("#suggest-card").is_visible()
     page.click("#suggest-close")
     assert page.locator("#suggest-card").is_hidden()
+
+
+# -- another site's page -------------------------------------------------------------------------
+def test_a_page_on_another_site_cannot_make_the_server_do_anything(browser, server: str) -> None:  # noqa: ANN001
+    """A page at another origin (here http://localhost:PORT, a different site from 127.0.0.1)
+    posts to the player as a hostile page would: multipart, text/plain JSON, no-cors. Chromium
+    sends them (they are "simple" requests, no preflight); the server refuses every one."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Cats(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<p>cute cats</p>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Cats)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    page.goto(f"http://localhost:{other.server_address[1]}/")
+    tid = page.request.get(server + "/api/search?q=first").json()["tracks"][0]["id"]
+    before = len(SERVER_LOG)
+    page.evaluate("""async ([base, tid]) => {
+        const form = new FormData();
+        form.append("file", new Blob([new Uint8Array(4096)], {type: "audio/mpeg"}), "x.mp3");
+        const json = JSON.stringify({track_id: tid, event: "skip"});
+        const tries = [["/api/seed", form, {}], ["/api/events", json, {"Content-Type": "text/plain"}],
+                       ["/api/radio", JSON.stringify({seeds: [tid]}), {"Content-Type": "text/plain"}],
+                       ["/api/mix", JSON.stringify({ids: [tid]}), {"Content-Type": "text/plain"}]];
+        for (const [path, body, headers] of tries) {
+          try { await fetch(base + path, {method: "POST", body, headers, mode: "no-cors"}); } catch (e) { /* refused */ }
+        }
+        try { await fetch(base + "/api/map", {mode: "no-cors"}); } catch (e) { /* refused */ }
+    }""", [server, tid])  # fmt: skip
+    reached = [e for e in SERVER_LOG[before:] if e["path"] != "/api/search"]
+    assert {e["path"] for e in reached} == {"/api/seed", "/api/events", "/api/radio", "/api/mix", "/api/map"}
+    assert all(e["site"] == "cross-site" and e["status"] == 403 for e in reached), reached
+    page.close()
+    other.shutdown()

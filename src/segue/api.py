@@ -52,6 +52,9 @@ HUB_REDUCTIONS = ("none", "csls", "mp")
 #: MusiCNN front-end precisions (``auto``: int8 where the CPU has it); see listen.models.musicnn.
 PRECISIONS = ("auto", "fp32", "int8")
 MAP_METHODS = ("tsne", "umap")
+#: A scan lays out the map at its end from this many analysed tracks on (below, the web
+#: player's first view of the map does it in seconds).
+MAP_AT_SCAN_MIN = 200
 #: At most this many sound clusters colour the map (about sqrt(n / 4) below that).
 MAP_CLUSTERS = 12
 BROWSE_KINDS = ("album", "artist", "genre", "tag")
@@ -187,9 +190,14 @@ class Library:
 
     def _prepare_map(self, progress: bool) -> None:
         """Lay out the map now, at the end of a scan that changed what is analysed, so the web
-        player's first view of it does not wait (the layout is cached on disk and shared)."""
+        player's first view of it does not wait (the layout is cached on disk and shared).
+        Below :data:`MAP_AT_SCAN_MIN` analysed tracks the first view lays it out in seconds
+        (showing its progress), and the scan does not spend them."""
         import sys
         import time
+
+        if self.store.count_vectors(self.default_model(), "track") < MAP_AT_SCAN_MIN:
+            return
 
         started = time.perf_counter()
         try:
@@ -854,8 +862,12 @@ class Library:
         return cat.cached("map_points", build)
 
     def map_ready(self) -> bool:
-        """Whether :meth:`map_points` is ready to answer at once (laid out for this catalogue)."""
-        return self.catalog().is_cached("map_points")
+        """Whether :meth:`map_points` answers at once: made for this catalogue already, or its
+        layout is on disk (a scan's end made it) or is quick to make (PCA)."""
+        from segue.art.layout import catalog_map_ready
+
+        cat = self.catalog()
+        return cat.is_cached("map_points") or catalog_map_ready(self.store, cat)
 
     # -- browsing: albums, artists, genres, tags (the web player's library views) -------------
     def _browse(self) -> Any:

@@ -203,6 +203,13 @@ def _cached_layout(path: Path) -> Layout | None:
         return Layout([str(k) for k in data["keys"]], data["xy"], "cached")
 
 
+def layout_path(keys: Sequence[str], params: LayoutParams | None = None, name: str = "points",
+                cache: Path | None = None) -> Path:
+    """Where the layout of these keys is (or will be) saved."""
+    params = params or LayoutParams()
+    return (cache or art_dir()) / "projections" / f"{name}-{params.method}-{params.key()}-{_set_key(keys)}.npz"
+
+
 def layout_points(vectors: Mapping[str, np.ndarray], params: LayoutParams | None = None, name: str = "points",
             cache: Path | None = None, n_jobs: int = 1, progress: bool = False,
             on_progress: Callable[[float], None] | None = None) -> Layout:  # fmt: skip
@@ -352,6 +359,16 @@ def _scale01(xy: np.ndarray) -> np.ndarray:
     lo = xy.min(axis=0)
     span = np.maximum(xy.max(axis=0) - lo, 1e-9)
     return ((xy - lo) / span).astype(np.float32)
+
+
+def catalog_map_ready(store, catalog) -> bool:
+    """Whether :func:`catalog_map` would answer without a long computation: PCA (fast) for
+    this size, or the t-SNE layout of exactly these tracks already on disk (made at the end of
+    a scan, or by an earlier view)."""
+    if not 3 <= len(catalog) <= TSNE_MAX_TRACKS:
+        return True
+    keys = sorted(set(store.vector_hashes("musicnn", "track")))
+    return layout_path(keys, LayoutParams(method="tsne"), name="musicnn-track").exists()
 
 
 def catalog_map(store, catalog, on_progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, str]:

@@ -414,6 +414,17 @@ class Store:
         cur = self.conn.execute("SELECT audio_hash, ok, error FROM analyses WHERE model=?", (model,))
         return {h: (None if ok else (err or "analysis failed")) for h, ok, err in cur}
 
+    def vector_hashes(self, model: str, kind: str) -> list[str]:
+        """The audio hashes that have a stored vector of this model and kind (no vectors read)."""
+        cur = self.conn.execute("SELECT audio_hash FROM vectors WHERE model=? AND kind=?", (model, kind))
+        return [h for (h,) in cur]
+
+    def count_vectors(self, model: str, kind: str) -> int:
+        """How many audios have a stored vector of this model and kind."""
+        return self.conn.execute(
+            "SELECT count(*) FROM vectors WHERE model=? AND kind=?", (model, kind)
+        ).fetchone()[0]
+
     def vectors(self, model: str, kind: str) -> dict[str, np.ndarray]:
         """audio_hash -> array for every stored vector of this model and kind."""
         cur = self.conn.execute(
