@@ -210,6 +210,8 @@ function crossoverTick() {
   const p = xf.plan;
   const a = xf.from, b = xf.to;
   if (a.ended && !xf.fading) { cancelCrossover(); next("complete"); return; } // B never got going
+  const head = player.queue[0];
+  if (!xf.fading && (!head || head.t.id !== p.to)) { cancelCrossover(); return; } // the queue changed
   if (b.paused || b.seeking || b.readyState < 3) return;
   const err = b.currentTime - plannedInTime(p, a.currentTime); // > 0: the incoming track is ahead
   xf.errors.push(err);
