@@ -529,3 +529,23 @@ def test_a_page_on_another_site_cannot_make_the_server_do_anything(browser, serv
     assert all(e["site"] == "cross-site" and e["status"] == 403 for e in reached), reached
     page.close()
     other.shutdown()
+
+
+def test_a_next_song_this_browser_cannot_play_is_passed_over(page) -> None:  # noqa: ANN001
+    """Chromium plays no WMA: the song waiting in the other element fails to load; no crossover
+    starts into it, and when the current song ends the player moves on instead of stalling."""
+    start_radio(page, "extra song 3", "Extra Song 3")
+    wait_radio(page, 1)
+    search(page, "wma")
+    page.locator("#results li", has_text="Wma").locator(".pn").click()
+    page.wait_for_function("() => player.queue[0].t.title === 'Wma' && !player.pending")
+    after = page.evaluate("() => player.queue[1].t.title")
+    page.wait_for_function("() => engine.preloaded === player.queue[0].t.id && engine.other().error")
+    page.evaluate("() => { const a = engine.now(); a.currentTime = a.duration - 1.5; }")
+    wait_title(page, after)
+    wait_playing(page, 0.2)
+    assert engine_last_is_none(page)
+
+
+def engine_last_is_none(page) -> bool:  # noqa: ANN001
+    return page.evaluate("() => engine.last === null")

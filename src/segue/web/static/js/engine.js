@@ -184,6 +184,7 @@ function engineTick() {
   if (!p || p.overlap <= 0 || !player.current || p.from !== player.current.id) return;
   const head = player.queue[0];
   if (!head || head.t.id !== p.to) return;
+  if (engine.other().error) return; // this browser cannot play the next file: no crossover
   const left = (p.out_at - a.currentTime) / (a.playbackRate || 1);
   if (left <= PREROLL_S && left > -0.2 && a.duration - a.currentTime > 0.3) startPreroll(p, left);
 }
@@ -286,7 +287,7 @@ function finishCrossover() {
 // The playing element ended with no crossover: the next one starts at once (gapless), loaded.
 function engineAdvanceLoaded(t) {
   const b = engine.other();
-  if (engine.preloaded !== t.id) return false;
+  if (engine.preloaded !== t.id || b.error) return false; // not loaded, or unplayable here
   const a = engine.now();
   a.pause();
   setGain(engine.cur, 0);
