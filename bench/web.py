@@ -11,6 +11,10 @@ server's GIL); the clients are httpx. Reported:
   size and (``--synthetic N``) on a synthetic N-track catalogue injected into the app
   (``create_app(..., catalog=Catalog.synthetic(N, 200))``); ``radio`` and ``search`` likewise;
 - ``first_byte``: time from sending ``GET /api/tracks/{id}/audio`` to the first body byte;
+- ``map_hover`` (with ``--synthetic N``): the map tab in Debian's Chromium at N points: the time
+  one hover takes in the page (grid lookup + overlay redraw: ``map.bench.hover``, over
+  ``--hover-moves`` mouse moves) against a redraw of every point (``drawMap``: what each hover
+  cost before the overlay, the baseline), medians, and the first map request's wait;
 - ``stream``: ``--clients`` concurrent clients each streaming whole files (every third request
   a Range request from the middle) for ``--stream-seconds`` while ``segue scan`` analyses new
   audio into the same database; every response is checked (status 200/206, byte count equal to
@@ -210,6 +214,40 @@ def stream_during_scan(url: str, db: Path, ids: list[int], clients: int, seconds
     }
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def map_hover(url: str, moves: int) -> dict[str, object]:
+    """Hover cost on the map in a real browser (see the module docstring)."""
+    from statistics import median
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(url + "/")
+        t = time.perf_counter()
+        page.click("button[data-view=map]")
+        page.wait_for_function("() => map.loaded && map.grid", timeout=600_000)
+        ready = time.perf_counter() - t
+        n = page.evaluate("() => map.px.length")
+        box = page.locator("#map-over").bounding_box()
+        page.evaluate("() => { map.bench.hover = []; map.bench.base = []; }")
+        rnd = random.Random(0)
+        for _ in range(moves):
+            page.mouse.move(box["x"] + rnd.uniform(20, box["width"] - 20), box["y"] + rnd.uniform(20, box["height"] - 20))
+        hover = page.evaluate("() => map.bench.hover")
+        for _ in range(7):
+            page.evaluate("() => drawMap()")
+        base = page.evaluate("() => map.bench.base")
+        browser.close()
+    h, b = median(hover), median(base)
+    return {"points": n, "map_ready_s": round(ready, 1), "hover_ms_p50": round(h, 3),
+            "hover_ms_p99": round(_pct(hover, 99), 3), "hovers": len(hover),
+            "full_redraw_ms_p50": round(b, 1), "hover_vs_full_redraw": round(h / b, 4)}  # fmt: skip
+
+
 def copy_db(src: Path, dst: Path) -> None:
     """An online backup, read-only on the source: the original is never opened for writing."""
     s = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
@@ -219,6 +257,10 @@ def copy_db(src: Path, dst: Path) -> None:
     d.close()
 
 
+class _Skip(Exception):
+    pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True, help="a scanned, analysed library (copied, not modified)")
@@ -226,6 +268,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--stream-seconds", type=float, default=20.0)
+    ap.add_argument("--hover-moves", type=int, default=300, help="mouse moves over the map (0: skip)")
+    ap.add_argument("--only-map", action="store_true", help="only the map hover figure (with --synthetic)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -236,24 +280,32 @@ def main() -> None:
     db = work / "lib.db"
     copy_db(Path(args.db), db)
     results: dict[str, object] = {}
-    server = Server(db)
+    server = Server(db) if not args.only_map else None
     try:
+        if server is None:
+            raise _Skip
         with httpx.Client(base_url=server.url) as c:
             ids = [t["id"] for t in c.get("/api/search", params={"limit": 500}).json()["tracks"]]
         results["corpus"] = {"tracks": len(ids), **latency(server.url, ids, args.runs)}
         results["first_byte"] = first_byte(server.url, ids, min(args.runs, 100))
         results["stream"] = stream_during_scan(server.url, db, ids, args.clients, args.stream_seconds)
+    except _Skip:
+        pass
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
     if args.synthetic:
         t = time.perf_counter()
         server = Server(db, synthetic=args.synthetic)
         start = time.perf_counter() - t
         try:
             ids = list(range(1, args.synthetic + 1))
-            results[f"synthetic_{args.synthetic}"] = {
-                "server_start_s": round(start, 1), **latency(server.url, ids, args.runs)
-            }
+            if not args.only_map:
+                results[f"synthetic_{args.synthetic}"] = {
+                    "server_start_s": round(start, 1), **latency(server.url, ids, args.runs)
+                }
+            if args.hover_moves:
+                results[f"map_hover_{args.synthetic}"] = map_hover(server.url, args.hover_moves)
         finally:
             server.stop()
     shutil.rmtree(work, ignore_errors=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "segue"
 
 LAYERS: list[set[str]] = [
-    {"errors", "config", "progress", "interrupts", "files"},
+    {"errors", "config", "progress", "interrupts", "files", "text"},
     {"audio"},
     {"library"},
     {"listen"},

@@ -53,3 +53,13 @@ def wav_of(path: Path, out: Path, seconds: float = 6.0) -> Path:
     if audio.shape[0] == 1:
         audio = np.vstack([audio, audio])
     return write_audio(out, signal=audio)
+
+
+def local_client(app, **kw):  # noqa: ANN001, ANN201 - a TestClient
+    """A TestClient that talks to the app as a browser on this machine does (Host 127.0.0.1,
+    from a loopback address): the app answers only loopback host names when it has no token
+    (DNS rebinding), and treats a remote browser differently (exports)."""
+    from fastapi.testclient import TestClient
+
+    kw.setdefault("client", ("127.0.0.1", 50000))
+    return TestClient(app, base_url="http://127.0.0.1", **kw)

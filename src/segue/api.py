@@ -19,7 +19,9 @@ faces add those); :class:`TrackNotFound` and :class:`NotReady` are the ones a we
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +49,11 @@ from segue.library.store import (
 from segue.playlist.order import ENERGY_ARCS
 from segue.playlist.rules import Rules
 from segue.progress import warn
+from segue.text import fold_text
 
 __all__ = [
     "STAR_KINDS", "Album", "Artist", "Collection", "SavedPlaylist", "LibraryDamaged", "Neighbours",
-    "user_error_for", "ENERGY_ARCS", "FEATURE_SETS", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS",
+    "fold_text", "user_error_for", "ENERGY_ARCS", "FEATURE_SETS", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS",
     "NEURAL_FEATURES",
     "PLAYLIST_EXTENSIONS", "PLAY_EVENTS", "POOLINGS", "PRECISIONS", "Library", "NotReady",
     "Playlist", "Rules", "ScanInterrupted", "ScanReport", "TrackNotFound", "UnsupportedAudio",
@@ -65,6 +68,13 @@ HUB_REDUCTIONS = ("none", "csls", "mp")
 #: MusiCNN front-end precisions (``auto``: int8 where the CPU has it); see listen.models.musicnn.
 PRECISIONS = ("auto", "fp32", "int8")
 MAP_METHODS = ("tsne", "umap")
+#: A scan lays out the map at its end from this many analysed tracks on (below, the web
+#: player's first view of the map does it in seconds).
+MAP_AT_SCAN_MIN = 200
+#: At most this many sound clusters colour the map (about sqrt(n / 4) below that).
+MAP_CLUSTERS = 12
+BROWSE_KINDS = ("album", "artist", "genre", "tag")
+BROWSE_SORTS = ("name", "tracks", "recent")
 IMAGE_SOURCES = ("auto", "gan", "covers")
 
 #: TF-IDF "same term" threshold (cosine distance); chosen on the dev corpus, see BENCHMARKS.md.
@@ -232,7 +242,34 @@ class Library:
             raise UserError("weights are for the deejai model; MusiCNN's weights are fetched by segue")
         scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
         self._catalogs.clear()
-        return scanner.scan(folders, files=files)
+        report = scanner.scan(folders, files=files)
+        if hook is not None and (report.analysed or report.removed):
+            self._prepare_map(progress)
+        return report
+
+    def _prepare_map(self, progress: bool) -> None:
+        """Lay out the map now, at the end of a scan that changed what is analysed, so the web
+        player's first view of it does not wait (the layout is cached on disk and shared).
+        Below :data:`MAP_AT_SCAN_MIN` analysed tracks the first view lays it out in seconds
+        (showing its progress), and the scan does not spend them."""
+        import sys
+        import time
+
+        if self.store.count_vectors(self.default_model(), "track") < MAP_AT_SCAN_MIN:
+            return
+
+        started = time.perf_counter()
+        try:
+            points = self.map_points()
+        except NotReady:
+            return
+        except Exception as exc:  # noqa: BLE001 - the scan is done; the map can be made later
+            warn(f"the map layout could not be made now ({exc}); the web player will try again")
+            return
+        seconds = time.perf_counter() - started
+        if progress and seconds >= 1.0:
+            print(f"map: {len(points['ids'])} tracks laid out ({points['method']}) in {seconds:.1f} s",
+                  file=sys.stderr)  # fmt: skip
 
     @staticmethod
     def _listening_hook(model: str, precision: str, weights: str | None) -> AnalysisHook:
@@ -940,12 +977,24 @@ class Library:
                               absolute=absolute)  # fmt: skip
 
     def playlist_text(self, rows: Sequence[int], fmt: str, *, absolute: bool = True,
-                      title: str | None = None) -> str:  # fmt: skip
-        """Catalogue rows as the text of a playlist file in ``fmt`` (m3u, m3u8, xspf, pls)."""
+                      title: str | None = None, folder: str | None = None) -> str:  # fmt: skip
+        """Catalogue rows as the text of a playlist file in ``fmt`` (m3u, m3u8, xspf, pls);
+        with ``folder`` and not ``absolute``, paths relative to that folder (e.g.
+        :meth:`music_folder`, for a playlist that goes to another machine)."""
         from segue.playlist.export import entries_from_catalog, playlist_text
 
         return playlist_text(entries_from_catalog(self.catalog(), rows), fmt, absolute=absolute,
-                             title=title)  # fmt: skip
+                             title=title, folder=folder)  # fmt: skip
+
+    def music_folder(self) -> str:
+        """The deepest folder that holds every analysed track (the music folder)."""
+        cat = self.catalog()
+
+        def build() -> str:
+            folders = {os.path.dirname(p) for p in cat.path if p}
+            return os.path.commonpath(list(folders)) if folders else os.sep
+
+        return cat.cached("music_folder", build)
 
     def mix(self, paths: Sequence[str], output: str, *, title: str | None = None,
             cover: bytes | None = None, progress: bool = True,
@@ -1009,10 +1058,12 @@ class Library:
             summary["mix"] = str(result.output)
         return summary
 
-    def map_points(self) -> dict[str, Any]:
+    def map_points(self, on_progress: Callable[[float], None] | None = None) -> dict[str, Any]:
         """The collection map as columns (one entry per analysed track): coordinates in [0, 1],
-        top tag and genre codes, labels, covers; computed once per catalogue."""
-        from segue.art.layout import catalog_map
+        codes for colouring (top tag, genre, album, sound cluster) with their names, labels,
+        covers; computed once per catalogue (the layout is cached on disk as well).
+        ``on_progress(share)`` hears how far a first layout has got (0..1)."""
+        from segue.art.layout import catalog_map, clusters
 
         cat = self.catalog()
 
@@ -1022,9 +1073,17 @@ class Library:
             return list(names), coded
 
         def build() -> dict[str, Any]:
-            xy, method = catalog_map(self.store, cat)
-            tag_names, tag_codes = codes(cat.top_tags())
+            xy, method = catalog_map(self.store, cat, on_progress=on_progress)
+            tops = cat.top_tags()
+            tag_names, tag_codes = codes(tops)
             genre_names, genre_codes = codes([g or "" for g in cat.genre])
+            album_names, album_codes = codes([a or "" for a in cat.album])
+            k = int(min(MAP_CLUSTERS, max(2, round((len(cat) / 4) ** 0.5))))
+            cluster = clusters(cat.vectors, k)
+            cluster_names = []
+            for j in range(int(cluster.max()) + 1 if len(cluster) else 0):
+                common = Counter(tops[i] for i in np.flatnonzero(cluster == j) if tops[i]).most_common(1)
+                cluster_names.append(f"{j + 1} · {common[0][0]}" if common else f"{j + 1}")
             return {
                 "method": method,
                 "ids": [int(i) for i in cat.ids],
@@ -1034,12 +1093,114 @@ class Library:
                 "tag_names": tag_names,
                 "genre": genre_codes,
                 "genre_names": genre_names,
+                "album": album_codes,
+                "album_names": album_names,
+                "cluster": [int(c) for c in cluster],
+                "cluster_names": cluster_names,
                 "title": [t or None for t in cat.title],
                 "artist": [a or None for a in cat.artist],
                 "cover": list(cat.cover),
             }
 
         return cat.cached("map_points", build)
+
+    def map_ready(self) -> bool:
+        """Whether :meth:`map_points` answers at once: made for this catalogue already, or its
+        layout is on disk (a scan's end made it) or is quick to make (PCA)."""
+        from segue.art.layout import catalog_map_ready
+
+        cat = self.catalog()
+        return cat.is_cached("map_points") or catalog_map_ready(self.store, cat)
+
+    # -- browsing: albums, artists, genres, tags (the web player's library views) -------------
+    def _browse(self) -> Any:
+        from segue.playlist.browse import BrowseFacts, BrowseIndex
+
+        cat = self.catalog()
+
+        def build() -> Any:
+            from segue.library.browse import album_key, album_name
+
+            facts = {t.id: BrowseFacts(t.album_artist, t.track_no, t.disc_no, t.added_at,
+                                       album_key(t), album_name(t))
+                     for t in self.store.tracks()}  # fmt: skip
+            return BrowseIndex(cat, facts)
+
+        return cat.cached("browse", build)
+
+    def browse_groups(self, kind: str, sort: str = "name") -> list[dict[str, Any]]:
+        """Every album, artist, genre or tag (``kind``) as a card: key, name, artist (albums),
+        tracks, albums (artists), year, cover, added; sorted by ``name``, ``tracks`` (biggest
+        first) or ``recent`` (newest first: "recently added")."""
+        if kind not in BROWSE_KINDS:
+            raise UserError(f"browse by one of {', '.join(BROWSE_KINDS)}, not {kind!r}")
+        if sort not in BROWSE_SORTS:
+            raise UserError(f"sort by one of {', '.join(BROWSE_SORTS)}, not {sort!r}")
+        return [g.card() for g in self._browse().groups(kind, sort)]
+
+    def browse_group(self, kind: str, key: str) -> tuple[dict[str, Any], list[int]]:
+        """One group's card (with its albums, for an artist, genre or tag) and its rows in play
+        order (an album in disc and track order). TrackNotFound for an unknown key."""
+        if kind not in BROWSE_KINDS:
+            raise UserError(f"browse by one of {', '.join(BROWSE_KINDS)}, not {kind!r}")
+        index = self._browse()
+        group = index.group(kind, key)
+        if group is None:
+            raise TrackNotFound(f"no {kind} {key!r} in the library (it may have been rescanned)")
+        card = group.card()
+        if kind != "album":
+            card["album_list"] = [g.card() for g in index.albums_of(group.rows)]
+        return card, list(group.rows)
+
+    def recent_rows(self, limit: int = 50) -> list[int]:
+        """The most recently added analysed tracks, newest first."""
+        return self._browse().recent_rows(max(1, int(limit)))
+
+    def seed_sample(self, rows: Sequence[int], k: int = 20) -> list[int]:
+        """At most ``k`` of ``rows`` that stand for all of them (a radio "from this album or
+        artist" seeds with these): see :func:`segue.playlist.browse.spread_rows`."""
+        from segue.playlist.browse import spread_rows
+
+        return spread_rows(self.catalog(), rows, k)
+
+    # -- transitions for players that mix as they play (the web player) -----------------------
+    def transition(self, row_a: int, row_b: int, *, fade: float = 6.0, beatmatch: bool = True,
+                   target_lufs: float = -14.0) -> dict[str, Any]:  # fmt: skip
+        """How track ``row_a`` hands over to ``row_b``, planned as the mix renderer plans it
+        (:func:`segue.mix.plan.plan_mix`): from the file time ``out_at`` of A, B plays from its
+        file time ``in_start`` at ``speed`` (varispeed) while the two cross over ``overlap``
+        seconds (equal power), so that A is silent at ``out_end``; when ``beatmatched``, A's
+        downbeat at ``out_at`` meets B's at ``in_start`` (B's file time is then ``in_start +
+        (t - out_at) * speed`` while A is at ``t``). ``gain_out_db``/``gain_in_db`` bring each
+        to ``target_lufs``. A track with no descriptors falls back to its whole length."""
+        from segue.mix.plan import MixOptions, TrackFacts, plan_mix
+
+        cat = self.catalog()
+        facts = []
+        for r in (row_a, row_b):
+            track = self.store.track(int(cat.ids[r]))
+            if track is None:
+                raise TrackNotFound(f"no track with id {int(cat.ids[r])}")
+            facts.append(TrackFacts.from_descriptors(self.store.descriptor(track.audio_hash) or {},
+                                                     track.duration))  # fmt: skip
+        options = MixOptions(fade=fade, beatmatch=beatmatch, target_lufs=target_lufs, bass_swap=False)
+        plan = plan_mix(facts, options)
+        fa, fb = facts
+        answer: dict[str, Any] = {
+            "from": int(cat.ids[row_a]), "to": int(cat.ids[row_b]),
+            "out_at": fa.end, "out_end": fa.end, "in_start": fb.start, "speed": 1.0,
+            "overlap": 0.0, "beatmatched": False, "reason": "no overlap (a track is too short)",
+            "gain_out_db": 0.0, "gain_in_db": 0.0,
+            "bpm_out": fa.bpm if math.isfinite(fa.bpm) else None,
+            "bpm_in": fb.bpm if math.isfinite(fb.bpm) else None,
+        }  # fmt: skip
+        if len(plan.segments) == 2:
+            a, b = plan.segments
+            t = plan.transitions[0]
+            answer.update(out_at=a.end - t.overlap * a.speed, out_end=a.end, in_start=b.start,
+                          speed=b.speed, overlap=t.overlap, beatmatched=t.beatmatched,
+                          reason=t.reason, gain_out_db=a.gain_db, gain_in_db=b.gain_db)  # fmt: skip
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in answer.items()}
 
     def write_map(self, output: str, method: str = "tsne", progress: bool = True) -> dict[str, Any]:
         """The interactive HTML map of the whole library at ``output``; returns counts."""

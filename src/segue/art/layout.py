@@ -26,7 +26,8 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -112,14 +113,34 @@ def _load_pynndescent_privately() -> None:
         import pynndescent  # noqa: F401
 
 
-def _tsne(x: np.ndarray, p: LayoutParams, n_jobs: int) -> np.ndarray:
+#: Share of a fresh t-SNE's time taken by the affinities (nearest neighbours), before the first
+#: optimisation step reports: progress starts there.
+AFFINITY_SHARE = 0.15
+EARLY_ITERATIONS = 250  # openTSNE's early exaggeration phase
+PROGRESS_EVERY = 10
+
+
+def _tsne(x: np.ndarray, p: LayoutParams, n_jobs: int,
+          on_progress: Callable[[float], None] | None = None) -> np.ndarray:  # fmt: skip
     from openTSNE import TSNE
 
     _load_pynndescent_privately()
 
     perplexity = min(p.perplexity, max(2.0, (len(x) - 1) / 3.0))
+    callbacks = None
+    if on_progress is not None:
+        total = EARLY_ITERATIONS + p.n_iter
+        done = [0]
+
+        def step(iteration: int, error: float, embedding: object) -> bool:
+            done[0] += PROGRESS_EVERY
+            on_progress(AFFINITY_SHARE + (1 - AFFINITY_SHARE) * min(1.0, done[0] / total))
+            return False  # never stop early
+
+        callbacks = [step]
     tsne = TSNE(perplexity=perplexity, n_iter=p.n_iter, metric=p.metric, random_state=p.seed,
-                n_jobs=n_jobs, verbose=False)  # fmt: skip
+                n_jobs=n_jobs, verbose=False, early_exaggeration_iter=EARLY_ITERATIONS,
+                callbacks=callbacks, callbacks_every_iters=PROGRESS_EVERY)  # fmt: skip
     return np.asarray(tsne.fit(x), dtype=np.float32)
 
 
@@ -201,11 +222,55 @@ class Layout:
         return {k: (float(x), float(y)) for k, (x, y) in zip(self.keys, self.xy, strict=True)}
 
 
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def computing(path: Path) -> Iterator[None]:
+    """Held while the layout that will be saved at ``path`` is computed: one computation per
+    layout, across the threads of a process (two first map requests) and across processes (a
+    scan's end and a running server), which wait and then read the saved result."""
+    with _THREAD_LOCKS_GUARD:
+        lock = _THREAD_LOCKS.setdefault(str(path), threading.Lock())
+    with lock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: threads are still serialised
+            yield
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _cached_layout(path: Path) -> Layout | None:
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return Layout([str(k) for k in data["keys"]], data["xy"], "cached")
+
+
+def layout_path(keys: Sequence[str], params: LayoutParams | None = None, name: str = "points",
+                cache: Path | None = None) -> Path:
+    """Where the layout of these keys is (or will be) saved."""
+    params = params or LayoutParams()
+    return (cache or art_dir()) / "projections" / f"{name}-{params.method}-{params.key()}-{_set_key(keys)}.npz"
+
+
 def layout_points(vectors: Mapping[str, np.ndarray], params: LayoutParams | None = None, name: str = "points",
-            cache: Path | None = None, n_jobs: int = 1, progress: bool = False) -> Layout:  # fmt: skip
+            cache: Path | None = None, n_jobs: int = 1, progress: bool = False,
+            on_progress: Callable[[float], None] | None = None) -> Layout:  # fmt: skip
     """2-D coordinates for every key of ``vectors``, from the cache when possible.
 
     ``name`` separates feature sets (``musicnn-track``, ``rp``, ``colours`` …) in the cache.
+    ``on_progress(share)`` hears how far a fresh t-SNE has got (0..1). One computation at a
+    time per layout (:func:`computing`): a second caller waits for the first and reads its
+    result.
     """
     params = params or LayoutParams()
     keys = sorted(vectors)
@@ -214,9 +279,22 @@ def layout_points(vectors: Mapping[str, np.ndarray], params: LayoutParams | None
     folder = (cache or art_dir()) / "projections"
     prefix = f"{name}-{params.method}-{params.key()}-"
     path = folder / f"{prefix}{_set_key(keys)}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as data:
-            return Layout([str(k) for k in data["keys"]], data["xy"], "cached")
+    found = _cached_layout(path)
+    if found is not None:
+        return found
+    with computing(path):
+        found = _cached_layout(path)  # computed by whoever held the lock before us
+        if found is not None:
+            return found
+        layout = _compute_layout(vectors, keys, params, name, folder, prefix, n_jobs, progress, on_progress)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, keys=np.array(keys), xy=layout.xy)
+        return layout
+
+
+def _compute_layout(vectors: Mapping[str, np.ndarray], keys: list[str], params: LayoutParams, name: str,
+                    folder: Path, prefix: str, n_jobs: int, progress: bool,
+                    on_progress: Callable[[float], None] | None) -> Layout:  # fmt: skip
     x_all = np.stack([np.asarray(vectors[k], dtype=np.float32).ravel() for k in keys])
     how = "fresh"
     if len(keys) < MIN_POINTS:
@@ -242,9 +320,7 @@ def layout_points(vectors: Mapping[str, np.ndarray], params: LayoutParams | None
             x = _prepare(x_all, params)
             if progress:
                 print(f"layout: {params.method} of {len(keys)} {name} points", file=sys.stderr)
-            xy = _tsne(x, params, n_jobs) if params.method == "tsne" else _umap(x, params)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, keys=np.array(keys), xy=xy.astype(np.float32))
+            xy = _tsne(x, params, n_jobs, on_progress) if params.method == "tsne" else _umap(x, params)
     return Layout(keys, xy.astype(np.float32), how)
 
 
@@ -479,20 +555,22 @@ def arrange_by_similarity(vectors: np.ndarray, grid: Grid, seed: int = 0) -> np.
 
 
 def track_layout(store, params: LayoutParams | None = None, cache: Path | None = None,
-                     kind: str = "track", model: str = "musicnn") -> dict[int, tuple[float, float]]:  # fmt: skip
+                     kind: str = "track", model: str = "musicnn",
+                     on_progress: Callable[[float], None] | None = None) -> dict[int, tuple[float, float]]:  # fmt: skip
     """{track id: (x, y)} for every analysed track (copies of one recording share a place)."""
     vectors = store.vectors(model, kind)
-    proj = layout_points(vectors, params, name=f"{model}-{kind}", cache=cache).as_dict()
+    proj = layout_points(vectors, params, name=f"{model}-{kind}", cache=cache, on_progress=on_progress).as_dict()
     return {t.id: proj[t.audio_hash] for t in store.tracks() if t.audio_hash in proj}
 
 
-def library_layout(store, method: str = "tsne", cache: Path | None = None, **params) -> dict[int, tuple[float, float]]:
+def library_layout(store, method: str = "tsne", cache: Path | None = None,
+                   on_progress: Callable[[float], None] | None = None, **params) -> dict[int, tuple[float, float]]:  # fmt: skip
     """The library map's layout, {track id: (x, y)}: MusiCNN track vectors by t-SNE or UMAP.
 
     The web app calls this too, so the map and the app show the same picture (and share the
     cache).
     """
-    return track_layout(store, LayoutParams(method=method, **params), cache=cache)
+    return track_layout(store, LayoutParams(method=method, **params), cache=cache, on_progress=on_progress)
 
 
 def colour_layout(palettes: Mapping[str, object], params: LayoutParams | None = None,
@@ -513,19 +591,30 @@ def _scale01(xy: np.ndarray) -> np.ndarray:
     return ((xy - lo) / span).astype(np.float32)
 
 
-def catalog_map(store, catalog) -> tuple[np.ndarray, str]:
+def catalog_map_ready(store, catalog) -> bool:
+    """Whether :func:`catalog_map` would answer without a long computation: PCA (fast) for
+    this size, or the t-SNE layout of exactly these tracks already on disk (made at the end of
+    a scan, or by an earlier view)."""
+    if not 3 <= len(catalog) <= TSNE_MAX_TRACKS:
+        return True
+    keys = sorted(set(store.vector_hashes("musicnn", "track")))
+    return layout_path(keys, LayoutParams(method="tsne"), name="musicnn-track").exists()
+
+
+def catalog_map(store, catalog, on_progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, str]:
     """(n, 2) coordinates in [0, 1] for every catalogue row, and the method's name.
 
     The same t-SNE layout as ``segue map`` (:func:`library_layout`, cached on disk and shared with
     it) up to :data:`TSNE_MAX_TRACKS` tracks; above that, or if it fails, PCA of the unit track
     vectors (:func:`pca_2d`). Kept on the catalogue, so it is computed once per rebuild.
+    ``on_progress(share)`` hears how far a first computation has got.
     """
 
     def build() -> tuple[np.ndarray, str]:
         xy, method = None, "tsne"
         if 3 <= len(catalog) <= TSNE_MAX_TRACKS:
             try:
-                by_id = library_layout(store, "tsne")
+                by_id = library_layout(store, "tsne", on_progress=on_progress)
             except Exception as exc:  # noqa: BLE001 - the map must still draw: fall back to PCA
                 print(f"warning: map layout failed, using PCA: {exc}", file=sys.stderr)
                 by_id = {}
@@ -536,3 +625,40 @@ def catalog_map(store, catalog) -> tuple[np.ndarray, str]:
         return (_scale01(xy) if len(xy) else xy, method)
 
     return catalog.cached("map_coordinates", build)
+
+
+def clusters(vectors: np.ndarray, k: int, seed: int = 0, sample: int = 20000) -> np.ndarray:
+    """A cluster number (0..k-1) per row of unit ``vectors``: spherical k-means (k-means++
+    start, 20 rounds) fitted on at most ``sample`` rows, then every row to its nearest centre.
+    Clusters are numbered by size, largest first. For colouring a map by sound where the
+    library has no genre tags."""
+    x = np.asarray(vectors, dtype=np.float32)
+    n = len(x)
+    k = max(1, min(k, n))
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    fit = x[rng.choice(n, sample, replace=False)] if n > sample else x
+    centres = [fit[rng.integers(len(fit))]]
+    best = 1.0 - fit @ centres[0]
+    for _ in range(1, k):
+        weights = np.maximum(best, 0.0) ** 2
+        total = float(weights.sum())
+        pick = int(rng.choice(len(fit), p=weights / total)) if total > 0 else int(rng.integers(len(fit)))
+        centres.append(fit[pick])
+        best = np.minimum(best, 1.0 - fit @ fit[pick])
+    c = np.stack(centres)
+    for _ in range(20):
+        labels = np.argmax(fit @ c.T, axis=1)
+        new = np.stack([fit[labels == j].sum(0) if np.any(labels == j) else c[j] for j in range(k)])
+        new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-9)
+        if np.allclose(new, c, atol=1e-5):
+            break
+        c = new.astype(np.float32)
+    labels = np.empty(n, dtype=np.int64)
+    for s in range(0, n, 8192):
+        labels[s : s + 8192] = np.argmax(x[s : s + 8192] @ c.T, axis=1)
+    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(k)
+    return rank[labels]

@@ -33,7 +33,6 @@ import re
 import secrets
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +45,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from segue import __version__
-from segue.api import Collection, Library, NotReady, TrackNotFound, UserError
+from segue.api import Collection, Library, NotReady, TrackNotFound, UserError, fold_text
 
 API_VERSION = "1.16.1"
 XMLNS = "http://subsonic.org/restapi"
@@ -273,9 +272,6 @@ def _iso(seconds: float | None) -> str | None:
         f"{int(seconds * 1000) % 1000:03d}Z")  # fmt: skip
 
 
-def _fold(text: str | None) -> str:
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
 # -- ids: tracks are their library id, albums al-KEY, artists ar-KEY ---------------------------
@@ -287,7 +283,7 @@ def _index_letter(name: str) -> str:
     words = name.split(" ", 1)
     if len(words) == 2 and words[0].lower() in {a.lower() for a in IGNORED_ARTICLES.split()}:
         name = words[1]
-    first = _fold(name)[:1].upper()
+    first = fold_text(name)[:1].upper()
     return first if first.isalpha() else "#"
 
 
@@ -631,7 +627,7 @@ def _genres(call: Call) -> dict:
             songs[t["genre"]] = songs.get(t["genre"], 0) + 1
             albums.setdefault(t["genre"], set()).add(t["album_key"])
     return {"genres": {"genre": [{"songCount": songs[g], "albumCount": len(albums[g]), "value": g}
-                                 for g in sorted(songs, key=_fold)]}}  # fmt: skip
+                                 for g in sorted(songs, key=fold_text)]}}  # fmt: skip
 
 
 def _album_selection(call: Call, sh: Shapes) -> list[Any]:
@@ -654,7 +650,7 @@ def _album_selection(call: Call, sh: Shapes) -> list[Any]:
     elif kind == "alphabeticalByName":
         pass  # already in name order
     elif kind == "alphabeticalByArtist":
-        albums.sort(key=lambda a: (_fold(a.artist), _fold(a.name)))
+        albums.sort(key=lambda a: (fold_text(a.artist), fold_text(a.name)))
     elif kind == "starred":
         albums = [a for a in albums if a.key in sh.stars["album"]]
     elif kind == "byYear":
@@ -664,8 +660,8 @@ def _album_selection(call: Call, sh: Shapes) -> list[Any]:
         albums = sorted((a for a in albums if a.year and lo <= a.year <= hi),
                         key=lambda a: a.year if low <= high else -a.year)  # fmt: skip
     elif kind == "byGenre":
-        genre = _fold(call.params.required("genre"))
-        albums = [a for a in albums if _fold(a.genre) == genre]
+        genre = fold_text(call.params.required("genre"))
+        albums = [a for a in albums if fold_text(a.genre) == genre]
     else:
         raise SubsonicError(GENERIC, f"unknown album list type: {kind}")
     return albums[offset : offset + size]
@@ -688,11 +684,11 @@ def _random_songs(call: Call) -> dict:
     import random
 
     sh = call.shapes()
-    genre = _fold(call.params.get("genre"))
+    genre = fold_text(call.params.get("genre"))
     low = call.params.int("fromYear", -9999, -9999, 9999)
     high = call.params.int("toYear", 9999, -9999, 9999)
     pool = [t for t in sh.col.tracks.values()
-            if (not genre or _fold(t["genre"]) == genre)
+            if (not genre or fold_text(t["genre"]) == genre)
             and (("fromYear" not in call.params and "toYear" not in call.params)
                  or (t["year"] is not None and low <= t["year"] <= high))]  # fmt: skip
     picked = random.sample(pool, min(len(pool), call.params.int("size", 10, 1, MAX_LIST)))
@@ -701,7 +697,7 @@ def _random_songs(call: Call) -> dict:
 
 def _matches(words: list[str], *texts: str | None) -> bool:
     """Every query word starts a word of the texts ("song 3" finds "Song 3", not "x.mp3")."""
-    tokens = re.findall(r"\w+", " ".join(_fold(t) for t in texts if t))
+    tokens = re.findall(r"\w+", " ".join(fold_text(t) for t in texts if t))
     return all(any(t.startswith(w) for t in tokens) for w in words)
 
 
@@ -709,7 +705,7 @@ def _matches(words: list[str], *texts: str | None) -> bool:
 def _search(call: Call) -> dict:
     sh = call.shapes()
     p = call.params
-    words = re.findall(r"\w+", _fold(p.get("query")))
+    words = re.findall(r"\w+", fold_text(p.get("query")))
 
     def window(items: list, what: str) -> list:
         offset = p.int(f"{what}Offset", 0, 0)
@@ -821,9 +817,9 @@ def _similar(call: Call) -> dict:
 def _top_songs(call: Call) -> dict:
     """An artist's songs, the most played to the end first (then in album order)."""
     sh = call.shapes()
-    name = _fold(call.params.required("artist"))
+    name = fold_text(call.params.required("artist"))
     count = call.params.int("count", 50, 1, MAX_LIST)
-    artist = next((a for a in sh.col.artists.values() if _fold(a.name) == name), None)
+    artist = next((a for a in sh.col.artists.values() if fold_text(a.name) == name), None)
     if artist is None:
         return {"topSongs": {}}
     own_albums = (t for a in artist.album_keys for t in sh.col.albums[a].track_ids)

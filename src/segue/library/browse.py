@@ -14,26 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from segue.library.store import TrackRow
+from segue.text import fold_text
 
 UNKNOWN_ARTIST = "Unknown Artist"
 VARIOUS_ARTISTS = "Various Artists"
 
 
-def fold(text: str | None) -> str:
-    """Case- and accent-insensitive form of a name, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
-
-
 def group_key(*parts: str | None) -> str:
     """A stable 16-hex key for a group named by ``parts`` (folded first)."""
-    joined = "\x00".join(fold(p) for p in parts)
+    joined = "\x00".join(fold_text(p) for p in parts)
     return hashlib.sha1(joined.encode("utf-8")).hexdigest()[:16]
 
 
@@ -82,7 +75,7 @@ def album_key(track: TrackRow) -> str:
 def group(tracks: Sequence[TrackRow]) -> tuple[dict[str, Album], dict[str, Artist]]:
     """Albums and artists (by key, in name order) of ``tracks``."""
     members: dict[str, list[TrackRow]] = {}
-    order = sorted(tracks, key=lambda t: (t.disc_no or 0, t.track_no or 0, fold(t.title), t.path))
+    order = sorted(tracks, key=lambda t: (t.disc_no or 0, t.track_no or 0, fold_text(t.title), t.path))
     for t in order:
         members.setdefault(album_key(t), []).append(t)
     artists: dict[str, Artist] = {}
@@ -99,7 +92,7 @@ def group(tracks: Sequence[TrackRow]) -> tuple[dict[str, Album], dict[str, Artis
         if first.album_artist:
             owner_name = first.album_artist
         else:
-            names = {fold(track_artist(t)): track_artist(t) for t in rows}
+            names = {fold_text(track_artist(t)): track_artist(t) for t in rows}
             owner_name = next(iter(names.values())) if len(names) == 1 else VARIOUS_ARTISTS
         owner = artist_of(owner_name)
         owner.album_keys.append(key)
@@ -112,6 +105,6 @@ def group(tracks: Sequence[TrackRow]) -> tuple[dict[str, Album], dict[str, Artis
             album.genre = album.genre or t.genre
             album.cover = album.cover or t.cover_hash
             artist_of(track_artist(t)).track_ids.append(t.id)
-    albums = dict(sorted(albums.items(), key=lambda kv: (fold(kv[1].name), fold(kv[1].artist), kv[0])))
-    artists = dict(sorted(artists.items(), key=lambda kv: (fold(kv[1].name), kv[0])))
+    albums = dict(sorted(albums.items(), key=lambda kv: (fold_text(kv[1].name), fold_text(kv[1].artist), kv[0])))
+    artists = dict(sorted(artists.items(), key=lambda kv: (fold_text(kv[1].name), kv[0])))
     return albums, artists

@@ -541,6 +541,17 @@ class Store:
         cur = self.conn.execute("SELECT audio_hash, ok, error FROM analyses WHERE model=?", (model,))
         return {h: (None if ok else (err or "analysis failed")) for h, ok, err in cur}
 
+    def vector_hashes(self, model: str, kind: str) -> list[str]:
+        """The audio hashes that have a stored vector of this model and kind (no vectors read)."""
+        cur = self.conn.execute("SELECT audio_hash FROM vectors WHERE model=? AND kind=?", (model, kind))
+        return [h for (h,) in cur]
+
+    def count_vectors(self, model: str, kind: str) -> int:
+        """How many audios have a stored vector of this model and kind."""
+        return self.conn.execute(
+            "SELECT count(*) FROM vectors WHERE model=? AND kind=?", (model, kind)
+        ).fetchone()[0]
+
     def vectors(self, model: str, kind: str) -> dict[str, np.ndarray]:
         """audio_hash -> array for every stored vector of this model and kind."""
         cur = self.conn.execute(
@@ -555,6 +566,11 @@ class Store:
             "ON CONFLICT(audio_hash) DO UPDATE SET data=excluded.data",
             (audio_hash, json.dumps(data, allow_nan=False)),
         )
+
+    def descriptor(self, audio_hash: str) -> dict[str, object] | None:
+        """One audio's descriptors JSON object, or None."""
+        row = self.conn.execute("SELECT data FROM descriptors WHERE audio_hash=?", (audio_hash,)).fetchone()
+        return json.loads(row[0]) if row else None
 
     def descriptors(self) -> dict[str, dict[str, object]]:
         """audio_hash -> descriptors JSON object for every analysed audio."""
@@ -688,13 +704,6 @@ class Store:
             hashes = [h for (h,) in cur]
             out.append(SavedPlaylist(pid, name, comment, owner, bool(public), created, changed, hashes))
         return out
-
-    def descriptor(self, audio_hash: str) -> dict[str, object] | None:
-        """One audio's descriptors JSON object, or None."""
-        row = self.conn.execute(
-            "SELECT data FROM descriptors WHERE audio_hash=?", (audio_hash,)
-        ).fetchone()
-        return json.loads(row[0]) if row else None
 
     def vector(self, audio_hash: str, model: str, kind: str) -> np.ndarray | None:
         row = self.conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -11,8 +12,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
@@ -59,18 +61,40 @@ def _safe_name(name: str) -> str:
     return name[:80] or "segue"
 
 
+def content_disposition(filename: str) -> str:
+    """An attachment header that keeps any name (RFC 6266): ``filename*`` in UTF-8 for every
+    browser of the last decade, and an ASCII ``filename`` beside it for the rest."""
+    fallback = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def is_local(request: Request) -> bool:
+    """Whether the request comes from this machine (a loopback client address)."""
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @router.post("/export")
-def export(req: ExportRequest, st: State) -> Response:
-    """The tracks as a playlist file to download (absolute paths: it is for this machine)."""
+def export(req: ExportRequest, st: State, request: Request) -> Response:
+    """The tracks as a playlist file to download. For a browser on this machine the paths are
+    absolute (the file plays here as it is); for one elsewhere they are relative to the
+    library's music folder, so the server's layout is not given away and the playlist plays
+    from a copy of that folder."""
     lib = st.library()
     rows = [lib.row(i) for i in req.ids]
     name = _safe_name(req.name)
-    data = lib.playlist_text(rows, req.format, absolute=True, title=name).encode("utf-8")
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    if is_local(request):
+        text = lib.playlist_text(rows, req.format, absolute=True, title=name)
+    else:
+        text = lib.playlist_text(rows, req.format, absolute=False, title=name,
+                                 folder=lib.music_folder())  # fmt: skip
     return Response(
-        data,
+        text.encode("utf-8"),
         media_type=EXPORT_TYPES[req.format],
-        headers={"Content-Disposition": f'attachment; filename="{ascii_name}.{req.format}"'},
+        headers={"Content-Disposition": content_disposition(f"{name}.{req.format}")},
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, Response
+from starlette.responses import MalformedRangeHeader
 
 from segue.api import NotReady
 from segue.web.deps import State
@@ -59,14 +60,31 @@ def track(track_id: int, st: State) -> dict:
     return lib.rows_json([lib.row(track_id)], paths=False)[0]
 
 
+class AudioFileResponse(FileResponse):
+    """A file with Range support that ignores a Range header it cannot parse (``bytes=5-2``)
+    and sends the whole file with a 200, as RFC 9110 (14.2) allows, instead of a 400 that
+    leaves a player with nothing. An unsatisfiable range (past the end) is still a 416."""
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers", []))
+        value = headers.get(b"range")
+        if value is not None:
+            try:
+                self._parse_range_header(value.decode("latin-1"), 1 << 62)
+            except MalformedRangeHeader:
+                scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"range"]}
+        await super().__call__(scope, receive, send)
+
+
 @router.get("/tracks/{track_id}/audio", response_class=FileResponse)
+@router.head("/tracks/{track_id}/audio", response_class=FileResponse, include_in_schema=False)
 def audio(track_id: int, st: State) -> FileResponse:
     """The track's own file, byte for byte, with HTTP Range support (seeking).
 
     Only files the library knows are served, by id: no path ever comes from the request.
     """
     path, fmt = st.raw_library().track_file(track_id)
-    return FileResponse(
+    return AudioFileResponse(
         path,
         media_type=MEDIA_TYPES.get(fmt or "", "application/octet-stream"),
         headers={"Cache-Control": "private, max-age=3600"},

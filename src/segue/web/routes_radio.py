@@ -9,7 +9,9 @@ been played: endless).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from segue.web.deps import State
@@ -39,3 +41,22 @@ def radio(req: RadioRequest, st: State) -> dict:
     rows = lib.radio_next(seeds, lib.known_rows(req.history), req.k, skipped=lib.known_rows(req.skipped),
                           lookback=req.lookback, noise=req.noise, rng=req.random_seed)  # fmt: skip
     return {"tracks": lib.rows_json(rows, paths=False)}
+
+
+TrackId = Annotated[int, Query(ge=1, le=2**62)]
+
+
+@router.get("/transition")
+def transition(
+    st: State,
+    a: TrackId,
+    b: TrackId,
+    fade: Annotated[float, Query(ge=0.5, le=30.0)] = 6.0,
+    beatmatch: bool = True,
+) -> dict:
+    """How track ``a`` hands over to track ``b`` when the player crossfades, planned as the mix
+    renderer plans it: where A starts to fade (``out_at``) and is silent (``out_end``), where
+    and at what speed B starts (``in_start``, ``speed``), the overlap in seconds, whether the
+    downbeats are matched, and the loudness gains (see :meth:`segue.api.Library.transition`)."""
+    lib = st.library()
+    return lib.transition(lib.row(a), lib.row(b), fade=fade, beatmatch=beatmatch)

@@ -12,8 +12,10 @@ the app rebuilding.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,17 @@ class AppState:
         """This thread's library without a catalogue (for what needs no analysis: status,
         streaming a file, covers, play events)."""
         return self._thread_library()
+
+    @contextlib.contextmanager
+    def job_library(self) -> Iterator[Library]:
+        """A library of its own for a background job's thread (used once: closed after), with
+        the current shared catalogue installed."""
+        lib = Library.open(self.db_path)
+        try:
+            lib.use_catalog(self._current(lib))
+            yield lib
+        finally:
+            lib.close()
 
     def _current(self, lib: Library) -> Any:
         """The shared catalogue, rebuilt first if the library changed since it was built."""
