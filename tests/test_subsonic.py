@@ -32,9 +32,13 @@ NS = "{http://subsonic.org/restapi}"
 
 
 def copy_db(src: Path, dst: Path) -> Path:
-    """A private copy of a library database (this module writes plays, stars, playlists)."""
+    """A private copy of a library database (this module writes plays, stars, playlists),
+    without the plays other modules recorded in the shared one: its radio steers away from
+    recent skips, and this module's expectations start from none."""
     with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
         a.backup(b)
+    with sqlite3.connect(dst) as b:
+        b.execute("DELETE FROM plays")
     return dst
 
 
