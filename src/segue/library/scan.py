@@ -289,8 +289,9 @@ class Scanner:
             except OSError as exc:
                 raise UserError(f"cannot read the folder {root}: {_os_reason(exc)}") from None
             if not is_folder:
-                why = "permission denied" if root.exists() and root.is_dir() else "not a folder"
-                raise UserError(f"cannot scan {root}: {why}")
+                if root.is_dir():
+                    raise UserError(f"cannot read the folder {root}: permission denied")
+                raise UserError(f"not a folder: {root}")
         file_paths = [os.path.abspath(os.path.expanduser(f)) for f in files]
         for path in file_paths:
             if not os.path.isfile(path):
