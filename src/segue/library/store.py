@@ -472,6 +472,14 @@ class Store:
             (audio_hash, model, version, int(error is None), error, time.time()),
         )
 
+    def analysis_versions(self, model: str) -> dict[str, int]:
+        """How many audios have a successful analysis of each version of ``model``."""
+        cur = self.conn.execute(
+            "SELECT version, count(*) FROM analyses WHERE model=? AND ok=1 GROUP BY version",
+            (model,),
+        )
+        return {v: int(c) for v, c in cur}
+
     def analysis_status(self, model: str) -> dict[str, str | None]:
         """audio_hash -> None (analysed) or the error text, for one model."""
         cur = self.conn.execute("SELECT audio_hash, ok, error FROM analyses WHERE model=?", (model,))
