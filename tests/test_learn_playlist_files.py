@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import build_library
-
 from segue.library.playlist_files import read_entries, read_playlist
 from segue.library.scan import Scanner
 from segue.library.store import Store
 from segue.playlist import export
+
+from conftest import build_library
 
 
 def scan(store: Store, root: Path) -> None:

@@ -7,8 +7,10 @@ source and a weight. Four sources:
   MusicBrainz album id when tagged; otherwise the album tag with the album artist, or, without
   an album artist, with the folder (a compilation tagged per track artist is still one album
   when its files share a folder). Files with no album tag make no album.
-- ``folder``: each folder of two or more tracks, in path order, unless it holds exactly the
-  tracks of one album (then it says nothing the album did not).
+- ``folder``: each folder of two to :data:`FOLDER_MAX_TRACKS` tracks, in path order, unless it
+  holds exactly the tracks of one album (then it says nothing the album did not). A bigger
+  folder is a dump of loose files, not a grouping: as a context it would say only "these are
+  all music" and water down every other context its tracks are in.
 - ``playlist``: each playlist file found by the scan (M3U/M3U8/XSPF/PLS), its library entries
   in order.
 - ``session``: listening sessions from the ``plays`` table. Events less than
@@ -35,6 +37,8 @@ SOURCES = ("album", "folder", "playlist", "session")
 DEFAULT_WEIGHTS: dict[str, float] = {"album": 1.0, "folder": 0.5, "playlist": 1.0, "session": 1.0}
 #: Events further apart than this (seconds) start a new listening session.
 SESSION_GAP = 30 * 60
+#: Folders with more tracks than this are not contexts (see the module docstring).
+FOLDER_MAX_TRACKS = 100
 #: A skip this early (seconds into the track) says "not after that one".
 SKIP_SECONDS = 30.0
 
@@ -130,7 +134,7 @@ def build_contexts(
         for members in folders.values():
             members.sort(key=lambda t: t.path)
             ids = _ordered_unique(index[t.audio_hash] for t in members)
-            if len(ids) >= 2 and frozenset(ids) not in album_sets:
+            if 2 <= len(ids) <= FOLDER_MAX_TRACKS and frozenset(ids) not in album_sets:
                 out.contexts.append(Context("folder", ids, w["folder"]))
 
     if "playlist" in wanted:

@@ -63,7 +63,8 @@ def synthetic_library(
 ) -> SyntheticTruth:
     """Write ``n_tracks`` tracks with analyses into ``store`` (see the module docstring).
 
-    ``folders``: ``album`` (artist/album/NN.flac), ``flat`` (everything in one folder).
+    ``folders``: ``album`` (artist/album/NN.flac), ``flat`` (everything in one folder),
+    ``track`` (a folder per track).
     ``album_tags`` False leaves the album tag empty (no album contexts).
     """
     rng = np.random.default_rng(seed)
@@ -100,6 +101,8 @@ def synthetic_library(
             no = int(i - album[i] * album_size) + 1
             if folders == "flat":
                 path = f"/synthetic/{seed}/all/{i:07d}.flac"
+            elif folders == "track":
+                path = f"/synthetic/{seed}/{i:07d}/{no:02d}.flac"
             else:
                 path = f"/synthetic/{seed}/artist{artist[i]:05d}/album{album[i]:06d}/{no:02d}.flac"
             paths.append(path)

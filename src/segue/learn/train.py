@@ -79,12 +79,14 @@ def learn(
     seed: int = 0,
     device: str | None = None,
     save: bool = True,
+    held_out: bool = True,
     step: Callable[[str], None] | None = None,
 ) -> tuple[LearnSummary, LearnedModel | None]:
     """Train the library's model (see the module docstring); returns (summary, model or None).
 
     ``sources`` and ``weights`` choose the contexts (the ablations of the evaluation); ``save``
-    False leaves the store untouched; ``step`` is called with each stage's name (progress).
+    False leaves the store untouched; ``held_out`` False skips the held-out loss (five more fits
+    on a small library); ``step`` is called with each stage's name (progress).
     """
     if method not in METHODS:
         raise UserError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -114,7 +116,7 @@ def learn(
             "no usable signal (no albums, folders of several tracks, playlist files or plays)"
         )
     else:
-        if len(ctx.contexts) >= MIN_CONTEXTS_FOR_HELD_OUT:
+        if held_out and len(ctx.contexts) >= MIN_CONTEXTS_FOR_HELD_OUT:
             note("held-out fit")
             summary.held_out = held_out_loss(x, ctx, store, hashes, method, seed, device)
         note("fit")
@@ -190,11 +192,15 @@ def held_out_loss(
         held_count += len(held)
         plain += spreads(base, held, rng)
         learned += spreads(head(x), held, rng) if head is not None else [float("nan")] * len(held)
+    def mean(values: list[float]) -> float | None:
+        finite = [v for v in values if np.isfinite(v)]
+        return round(float(np.mean(finite)), 4) if finite else None
+
     return {
         "contexts": held_count,
         "folds": len(folds),
-        "pretrained": round(float(np.nanmean(plain)), 4) if plain else None,
-        "learned": round(float(np.nanmean(learned)), 4) if learned else None,
+        "pretrained": mean(plain),
+        "learned": mean(learned),
     }
 
 
