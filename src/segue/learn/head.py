@@ -175,10 +175,13 @@ def _fit_head(
 
     def explained(rows: np.ndarray | None, vectors: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Eigen-pairs of the whitened context scatter (tracks shuffled by ``rows``)."""
-        xr = xs if rows is None else xs[rows]
         if f_csr is not None:
-            z = torch.as_tensor(np.asarray(f_csr @ xr), dtype=torch.float64, device=dev)
+            # shuffling the tracks = relabelling the factor's columns (cheap), not copying x
+            f = f_csr if rows is None else sp.csr_matrix(
+                (f_csr.data, rows[f_csr.indices], f_csr.indptr), shape=f_csr.shape)  # fmt: skip
+            z = torch.as_tensor(np.asarray(f @ xs), dtype=torch.float64, device=dev)
         else:
+            xr = xs if rows is None else xs[rows]
             z = f_dense @ torch.as_tensor(xr, dtype=torch.float64, device=dev)
         k = chol_inv @ (z.T @ z / n) @ chol_inv.T
         k = (k + k.T) / 2
