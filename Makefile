@@ -7,15 +7,30 @@ MUSIC ?=
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: run test bench lint clean setup
+.PHONY: run test bench lint clean setup lock
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+
+# Installs exactly what the suite passed with: requirements.lock pins every package with its
+# hashes (made by `make lock` from pyproject.toml's ranges). torch is not in the lock (pip-compile
+# notes it as "not pinned"): it is pinned to the CPU wheel here and installed first, because an
+# unpinned torch pulls gigabytes of CUDA packages.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	# torch is pinned to the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages.
+	$(BIN)/python -m pip install -q pip==$(PIP_VERSION)
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@# a dependency added to pyproject.toml but not to the lock fails here, not in a test
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Re-resolve pyproject.toml's ranges to today's releases; run `make test`, commit both if green.
+lock: $(STAMP)
+	$(BIN)/python -m pip install -q pip-tools
+	$(BIN)/pip-compile -q --generate-hashes --no-emit-index-url --unsafe-package torch --extra test \
+	  --strip-extras --output-file $(LOCK) pyproject.toml
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 CHROMIUM := /usr/bin/chromium

@@ -57,10 +57,10 @@ def clustered(n: int, dim: int = 200, k: int = 50, seed: int = 0) -> np.ndarray:
 
 
 def projection_time(method: str, n: int) -> float:
-    from segue.art.layout import ProjectionParams, _tsne, _umap
+    from segue.art.layout import LayoutParams, _tsne, _umap
 
     x = clustered(n)
-    params = ProjectionParams(method=method, metric="euclidean")
+    params = LayoutParams(method=method, metric="euclidean")
     start = time.perf_counter()
     if method == "tsne":
         _tsne(x, params, n_jobs=os.cpu_count() or 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segue.art.layout import ProjectionParams, fit_to_grid, grid_shape, project
+from segue.art.layout import LayoutParams, fit_to_grid, grid_shape, layout_points
 
 
 def clusters(n: int, dim: int = 20, k: int = 4, seed: int = 0, prefix: str = "h") -> dict[str, np.ndarray]:
@@ -70,16 +70,16 @@ def _neighbour_agreement(x: dict[str, np.ndarray], xy: dict[str, tuple], k: int 
 
 
 def test_tsne_cached_then_extended_incrementally(tmp_path: Path):
-    params = ProjectionParams(method="tsne", n_iter=250, perplexity=15, metric="euclidean")
+    params = LayoutParams(method="tsne", n_iter=250, perplexity=15, metric="euclidean")
     old = clusters(160, seed=1)
-    first = project(old, params, name="t", cache=tmp_path)
+    first = layout_points(old, params, name="t", cache=tmp_path)
     assert first.how == "fresh" and first.xy.shape == (160, 2) and np.isfinite(first.xy).all()
     assert _neighbour_agreement(old, first.as_dict()) > 0.5  # clusters survive the projection
-    again = project(old, params, name="t", cache=tmp_path)
+    again = layout_points(old, params, name="t", cache=tmp_path)
     assert again.how == "cached" and np.array_equal(again.xy, first.xy)
     # 40 new tracks from the same clusters: old points keep their places, new ones land near kin
     grown = {**old, **{f"n{i}": v for i, v in enumerate(clusters(40, seed=1, prefix="x").values())}}
-    ext = project(grown, params, name="t", cache=tmp_path)
+    ext = layout_points(grown, params, name="t", cache=tmp_path)
     assert ext.how == "extended"
     placed = ext.as_dict()
     for key, xy in first.as_dict().items():
@@ -90,30 +90,30 @@ def test_tsne_cached_then_extended_incrementally(tmp_path: Path):
         new = np.array(placed[f"n{i}"])
         nearest = np.argsort(((old_xy - new) ** 2).sum(1))[:5]
         assert np.bincount(old_cluster[nearest], minlength=4).argmax() == i % 4
-    assert project(grown, params, name="t", cache=tmp_path).how == "cached"
+    assert layout_points(grown, params, name="t", cache=tmp_path).how == "cached"
     # other parameters, other cache entry; too many new points: a fresh run
-    assert project(old, ProjectionParams(method="tsne", n_iter=250, perplexity=10), name="t", cache=tmp_path).how == "fresh"
-    assert project(clusters(400, seed=1), params, name="t", cache=tmp_path).how == "fresh"
+    assert layout_points(old, LayoutParams(method="tsne", n_iter=250, perplexity=10), name="t", cache=tmp_path).how == "fresh"
+    assert layout_points(clusters(400, seed=1), params, name="t", cache=tmp_path).how == "fresh"
 
 
 @pytest.mark.slow  # ~20 s, nearly all numba compiling UMAP on first use
 def test_umap_projection_and_warm_start(tmp_path: Path):
-    params = ProjectionParams(method="umap", n_neighbors=10, metric="euclidean")
+    params = LayoutParams(method="umap", n_neighbors=10, metric="euclidean")
     old = clusters(120, seed=2)
-    first = project(old, params, name="u", cache=tmp_path)
+    first = layout_points(old, params, name="u", cache=tmp_path)
     assert first.how == "fresh" and np.isfinite(first.xy).all()
     assert _neighbour_agreement(old, first.as_dict()) > 0.5
     grown = {**old, **{f"n{i}": v for i, v in enumerate(clusters(30, seed=2, prefix="x").values())}}
-    ext = project(grown, params, name="u", cache=tmp_path)
+    ext = layout_points(grown, params, name="u", cache=tmp_path)
     assert ext.how == "extended" and ext.xy.shape == (150, 2)
     assert _neighbour_agreement(grown, ext.as_dict()) > 0.5
 
 
 def test_tiny_inputs_use_pca(tmp_path: Path):
     few = clusters(5)
-    got = project(few, ProjectionParams(), name="few", cache=tmp_path)
+    got = layout_points(few, LayoutParams(), name="few", cache=tmp_path)
     assert got.xy.shape == (5, 2) and np.isfinite(got.xy).all()
-    assert project({}, ProjectionParams(), cache=tmp_path).xy.shape == (0, 2)
+    assert layout_points({}, LayoutParams(), cache=tmp_path).xy.shape == (0, 2)
 
 
 def test_pca_2d_gives_the_principal_components_also_from_a_sample(monkeypatch) -> None:

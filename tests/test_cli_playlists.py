@@ -153,7 +153,7 @@ def test_scan_with_deejai_weights_then_similar(tmp_path: Path) -> None:
     db = tmp_path / "lib.db"
 
     missing = run_cli("--db", str(db), "scan", str(music), "--model", "deejai")
-    assert missing.returncode == 1 and "--weights" in missing.stderr
+    assert missing.returncode == 1 and "needs a weights file" in missing.stderr
 
     result = run_cli("--db", str(db), "scan", str(music), "--model", "deejai", "--weights", str(weights))
     assert result.returncode == 0, result.stderr

@@ -191,7 +191,7 @@ def test_scan_precision_fp32_and_int8_agree(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "invalid choice" in bad.stderr
     deejai = run_cli("--db", str(tmp_path / "x.db"), "scan", str(music), "--model", "deejai",
                      "--weights", str(tmp_path / "w.bin"), "--precision", "int8")  # fmt: skip
-    assert deejai.returncode == 1 and "--precision is for MusiCNN" in deejai.stderr
+    assert deejai.returncode == 1 and "precision is for MusiCNN" in deejai.stderr
     from segue.errors import UserError
 
     with open_library(tmp_path / "api.db") as lib, pytest.raises(UserError, match="precision"):

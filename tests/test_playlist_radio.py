@@ -5,7 +5,7 @@ from scipy.stats import kstest
 from playlist_helpers import cluster, make_catalog, orthonormal, unit
 from segue.errors import UserError
 from segue.playlist.catalog import Catalog
-from segue.playlist.radio import RadioSession, radio
+from segue.playlist.radio import RadioSession, next_picks, radio
 from segue.playlist.rules import Rules
 
 NO_RULES = Rules(artist_gap=0, near_dup_eps=0)
@@ -147,6 +147,35 @@ def test_session_skip_and_reseed():
     nxt = [sess.next() for _ in range(5)]
     assert all(label[i] == "C" for i in nxt)
     assert len(set(sess.played)) == len(sess.played)
+
+
+def test_resumed_session_never_repeats_and_steers_away_from_skips():
+    """A listener's state kept outside (web page, MPD queue): the history is played, and what
+    was skipped pushes the next picks away from itself, as RadioSession.skip does."""
+    cat, _ = home_and_road()
+    history = [1, 2, 3]
+    plain = RadioSession.resume(cat, [0], history, lookback=3, rules=NO_RULES)
+    assert plain.played == [0, 1, 2, 3] and plain.next() not in history
+    rng = np.random.default_rng(4)
+    e = orthonormal(rng, 16, 3)
+    near = cluster(rng, np.cos(0.35) * e[0] + np.sin(0.35) * e[1], 10, 0.2)
+    other = cluster(rng, np.cos(0.45) * e[0] + np.sin(0.45) * e[2], 10, 0.2)
+    cat = make_catalog(np.vstack([e[0], near, other]), artist=[""] * 21)
+    side = np.array(["seed"] + ["near"] * 10 + ["other"] * 10)
+    history = [1, 2, 3]  # three tracks of the nearer side were heard, or skipped
+    heard = next_picks(cat, [0], history, 5, lookback=3)
+    on_seed = next_picks(cat, [0], history, 5, lookback=0)  # the window without them
+    skipped = next_picks(cat, [0], history, 5, skipped=history, lookback=3)
+    assert not set(heard + on_seed + skipped) & set(history)
+    assert set(side[heard]) == set(side[on_seed]) == {"near"}
+    # leaving the window is not all a skip does: it turns the radio to the other side
+    assert set(side[skipped]) == {"other"}
+
+
+def test_next_picks_go_round_once_everything_has_played():
+    cat = make_catalog(np.random.default_rng(3).standard_normal((6, 8)), artist=["a"] * 6)
+    got = next_picks(cat, [0], [1, 2, 3, 4, 5], 4)
+    assert len(got) == 4  # endless: the artist gap is bent, then played tracks come round
 
 
 def test_radio_returns_seed_then_n_and_stops_when_exhausted():

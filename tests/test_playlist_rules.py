@@ -3,16 +3,11 @@ import pytest
 
 from playlist_helpers import cluster, make_catalog, unit
 from segue.errors import UserError
+from segue.listen.camelot import camelot_steps
 from segue.playlist.catalog import Catalog
+from segue.playlist.history import History
 from segue.playlist.radio import radio
-from segue.playlist.rules import (
-    History,
-    Rules,
-    camelot_steps,
-    fit_to_minutes,
-    parse_range,
-    split_sides,
-)
+from segue.playlist.rules import Rules, fit_to_minutes, parse_range, split_sides
 
 
 def tight_library(n=30, d=16, seed=0, **meta):

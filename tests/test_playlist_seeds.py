@@ -4,7 +4,8 @@ import pytest
 from playlist_helpers import make_catalog
 from segue.errors import UserError
 from segue.playlist.catalog import Catalog
-from segue.playlist.seeds import resolve_seed, resolve_seeds, search_tracks
+from segue.playlist.search import fuzzy_matches
+from segue.playlist.seeds import resolve_seed, resolve_seeds
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_fuzzy_artist_title(cat):
     assert resolve_seed(cat, "1999") == 4  # digits that are not an id: a title
     assert resolve_seed(cat, "untitled track") == 6  # no tags: the file name
     assert resolve_seeds(cat, ["10", "Prince - 1999"]) == [0, 4]
-    top = search_tracks(cat, "kind of blue", limit=2)
+    top = fuzzy_matches(cat, "kind of blue", limit=2)
     assert {i for i, _ in top} == {2, 3}
 
 
@@ -55,6 +56,15 @@ def test_unknown_seed_names_the_closest(cat):
         resolve_seed(cat, "zzzz")
     with pytest.raises(UserError, match="empty seed"):
         resolve_seed(cat, "  ")
+
+
+def test_a_shared_word_or_a_right_artist_alone_is_not_a_match(cat):
+    # the repros of issue 13: a number matching a title's token, and a right artist with a
+    # title the library does not have, were quietly taken as seeds
+    for text in ("-5", "9", "Miles Davis - Freddie Freeloader", "Prince - Purple Rain"):
+        with pytest.raises(UserError, match=f"no track matches {text!r}; closest: "):
+            resolve_seed(cat, text)
+    assert resolve_seed(cat, "prince") == 4  # an artist alone still finds their track
 
 
 def test_path_outside_library(tmp_path, cat):

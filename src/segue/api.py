@@ -1,27 +1,73 @@
-"""The library API that the CLI, the web app and integrations are thin faces over."""
+"""The library API: the one door into segue's core.
+
+The CLI (``cli.py`` + ``commands/``), the web app (``web/``) and the integrations
+(``integrations/``) only parse input, call one :class:`Library` method and format its answer;
+none of them imports anything below this module (``tests/test_architecture.py`` holds them to
+it). So every method comes in the forms the faces need:
+
+- *text* forms take what a person types (a track id, a path, ``"artist - title"``, an audio
+  file outside the library, a playlist file): :meth:`Library.similar`, :meth:`Library.playlist`,
+  :meth:`Library.journey`, :meth:`Library.mixtape`;
+- *row* forms take catalogue rows (indices into :meth:`Library.catalog`, found from track ids
+  with :meth:`Library.row`), for faces that already hold tracks (the web app, MPD): an id is
+  never read as seed text, so it can never fuzzily match another track or a file in the cwd.
+
+Errors a person can fix are :class:`~segue.errors.UserError` (one line, no option names: the
+faces add those); :class:`TrackNotFound` and :class:`NotReady` are the ones a web face maps to
+404 and 409.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from segue.config import default_db_path
-from segue.errors import UserError
-from segue.library.scan import AnalysisHook, Scanner, ScanReport
-from segue.library.store import SCHEMA_VERSION, Store, TrackRow
+from segue.errors import DecodeError, NotReady, TrackNotFound, UnsupportedAudio, UserError
+from segue.library.scan import AnalysisHook, ScanInterrupted, Scanner, ScanReport
+from segue.library.store import (
+    PLAY_EVENTS,
+    SCHEMA_VERSION,
+    LibraryDamaged,
+    PlayEvent,
+    Store,
+    TrackRow,
+    damaged_library,
+    database_problem,
+    read_only_library,
+)
+from segue.playlist.order import ENERGY_ARCS
+from segue.playlist.rules import Rules
 from segue.progress import warn
+
+__all__ = [
+    "ENERGY_ARCS", "FEATURE_SETS", "LibraryDamaged", "Neighbours", "user_error_for", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS", "NEURAL_FEATURES",
+    "PLAYLIST_EXTENSIONS", "PLAY_EVENTS", "POOLINGS", "PRECISIONS", "Library", "NotReady",
+    "Playlist", "Rules", "ScanInterrupted", "ScanReport", "TrackNotFound", "UnsupportedAudio",
+    "UserError",
+]  # fmt: skip
 
 #: Vector sources for similarity: neural embeddings, then the mixtape ancestor's feature sets.
 NEURAL_FEATURES = ("musicnn", "deejai")
 FEATURE_SETS = (*NEURAL_FEATURES, "rp", "ssd", "rh", "timbre")
 POOLINGS = ("mean", "tfidf")
+HUB_REDUCTIONS = ("none", "csls", "mp")
+#: MusiCNN front-end precisions (``auto``: int8 where the CPU has it); see listen.models.musicnn.
+PRECISIONS = ("auto", "fp32", "int8")
+MAP_METHODS = ("tsne", "umap")
+IMAGE_SOURCES = ("auto", "gan", "covers")
+
 #: TF-IDF "same term" threshold (cosine distance); chosen on the dev corpus, see BENCHMARKS.md.
 TFIDF_EPS = 1e-3
 PLAYLIST_EXTENSIONS = (".m3u", ".m3u8", ".xspf", ".pls")
+#: Libraries with at least this many tracks keep their catalogue (and ANN index) in a snapshot
+#: beside the database, so a fresh process does not rebuild it (see playlist.snapshot).
+SNAPSHOT_MIN_TRACKS = 10_000
 
 
 def standardise(matrix: np.ndarray) -> np.ndarray:
@@ -36,7 +82,9 @@ def standardise(matrix: np.ndarray) -> np.ndarray:
 
 
 def track_json(track: TrackRow, analysis_error: str | None, analysed: bool) -> dict[str, object]:
-    """The public JSON shape of a track (see ARCHITECTURE.md); new keys may be added, never removed."""
+    """The public JSON shape of a library track (``segue tracks --json``, see ARCHITECTURE.md);
+    new keys may be added, never removed. Playlist tracks are :meth:`Library.rows_json`, whose
+    keys are a subset of these plus ``file`` and ``similarity``."""
     return {
         "id": track.id,
         "path": track.path,
@@ -61,8 +109,46 @@ def track_json(track: TrackRow, analysis_error: str | None, analysed: bool) -> d
     }
 
 
+def user_error_for(exc: BaseException, library: str | Path) -> UserError | None:
+    """The one line a person needs for a failure that is not a bug (a damaged, read-only or
+    busy library database), or None when ``exc`` is a bug. Faces call this in their last-resort
+    handler, so a corrupt library never shows as a traceback."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError):
+        return database_problem(exc, library)
+    return None
+
+
 def _named(names: Sequence[str], values: np.ndarray) -> dict[str, float]:
     return {name: round(float(v), 4) for name, v in zip(names, values, strict=True)}
+
+
+@dataclass
+class Playlist:
+    """A generated playlist: catalogue rows (seeds first) and, when it came out shorter than
+    asked, the reason in one line (``note``)."""
+
+    rows: list[int]
+    note: str | None = None
+    #: The seeds as they were understood: (row, "Artist - Title"), in order.
+    seeds: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Neighbours(list):
+    """:meth:`Library.similar`'s answer: the tracks (a plain list of dicts) and ``seed``, the
+    seed as it was understood ("Artist - Title", or the outside file's name)."""
+
+    seed: str = ""
+
+
+@dataclass
+class Journey:
+    """A journey through waypoints: rows in order, and the engine's per-step numbers."""
+
+    rows: list[int]
+    steps: list[dict[str, Any]]
+    seeds: list[tuple[int, str]] = field(default_factory=list)
 
 
 class Library:
@@ -93,6 +179,7 @@ class Library:
     def path(self) -> Path:
         return self.store.path
 
+    # -- the collection -----------------------------------------------------------------------
     def scan(
         self,
         folders: Iterable[str | Path],
@@ -103,24 +190,52 @@ class Library:
         hook: AnalysisHook | None = None,
         progress: bool = True,
         precision: str = "auto",
+        model: str = "musicnn",
+        weights: str | None = None,
     ) -> ScanReport:
         """Add or refresh folders, listening to new audio in the same pass (``analyse``).
 
         See :mod:`segue.library.scan`; raises ScanInterrupted on Ctrl-C with the work so far saved.
-        ``hook`` replaces the default listening pipeline (MusiCNN + descriptors), whose
-        front end runs at ``precision`` (``auto``, ``fp32`` or ``int8``, see models.musicnn).
+        ``model`` ``musicnn`` (default; front end at ``precision``, see models.musicnn) or
+        ``deejai`` (needs ``weights``, a user-supplied checkpoint). ``hook`` replaces either.
         """
+        if self.store.read_only:
+            raise read_only_library(self.path)
+        problem = self.store.integrity_problem()
+        if problem is not None:  # never write a scan into a damaged file
+            raise damaged_library(self.path, problem)
         if hook is None and analyse:
-            from segue.listen.pipeline import ListeningHook
-
-            hook = ListeningHook(precision=precision)
-            try:
-                hook.load_models()  # fail before the walk if the weights cannot be had
-            except ValueError as exc:  # a precision this machine cannot run
-                raise UserError(str(exc)) from None
+            hook = self._listening_hook(model, precision, weights)
+        elif weights and model != "deejai":
+            raise UserError("weights are for the deejai model; MusiCNN's weights are fetched by segue")
         scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
         self._catalogs.clear()
         return scanner.scan(folders)
+
+    @staticmethod
+    def _listening_hook(model: str, precision: str, weights: str | None) -> AnalysisHook:
+        if model == "deejai":
+            if not weights:
+                raise UserError("the deejai model needs a weights file (teticio/audio-encoder's "
+                                "diffusion_pytorch_model.bin or .safetensors)")  # fmt: skip
+            if precision != "auto":
+                raise UserError("precision is for MusiCNN; Deej-AI's encoder runs in fp32")
+            from segue.listen.deejai_hook import DeejAIHook
+
+            hook: Any = DeejAIHook(weights)
+        elif model == "musicnn":
+            if weights:
+                raise UserError("weights are for the deejai model; MusiCNN's weights are fetched by segue")
+            from segue.listen.pipeline import ListeningHook
+
+            hook = ListeningHook(precision=precision)
+        else:
+            raise UserError(f"unknown model {model!r}; use musicnn or deejai")
+        try:
+            hook.load_models()  # fail before the walk if the weights cannot be had
+        except ValueError as exc:  # a precision this machine cannot run
+            raise UserError(str(exc)) from None
+        return hook
 
     def default_model(self) -> str:
         return "musicnn"
@@ -156,14 +271,20 @@ class Library:
         return out
 
     def status(self) -> dict[str, object]:
-        """Counts, failures with reasons, the database path and schema version."""
+        """Counts, failures with reasons, the database path, schema version and health
+        (``integrity``: "ok" or SQLite's complaint; ``read_only``). A damaged file answers
+        with what can still be read: the counts may be missing then."""
+        problem = self.store.integrity_problem()
+        head = {"db": str(self.store.path), "schema_version": SCHEMA_VERSION,
+                "integrity": problem or "ok", "read_only": self.store.read_only}  # fmt: skip
+        if problem is not None:
+            return {**head, "advice": str(damaged_library(self.path, problem))}
         tracks = self.store.tracks()
         analysis = self.store.analysis_status(self.default_model())
         issues = self.store.issues()
         groups = self.store.duplicate_groups()
         return {
-            "db": str(self.store.path),
-            "schema_version": SCHEMA_VERSION,
+            **head,
             "tracks": len(tracks),
             "duration_hours": round(sum(t.duration for t in tracks) / 3600, 2),
             "artists": len({t.artist for t in tracks if t.artist}),
@@ -181,7 +302,55 @@ class Library:
             ],
         }
 
-    # -- playlists ----------------------------------------------------------------------------
+    def count_tracks(self) -> int:
+        """Tracks catalogued (analysed or not)."""
+        return self.store.count_tracks()
+
+    def change_marker(self) -> tuple:
+        """A cheap value that changes when the library does (a scan in another process too)."""
+        return self.store.change_marker()
+
+    def track_file(self, track_id: int) -> tuple[str, str | None]:
+        """(path, container format) of a track's own file, for streaming it; only files the
+        library knows are ever served, by id. TrackNotFound if the id or the file is gone."""
+        row = self.store.track(int(track_id)) if 0 < int(track_id) < 2**62 else None
+        if row is None:
+            raise TrackNotFound(f"no track with id {track_id}")
+        if not os.path.isfile(row.path):
+            raise TrackNotFound(f"the file of track {track_id} is gone; rescan the library")
+        return row.path, row.format
+
+    def cover_image(self, digest: str) -> tuple[str, bytes] | None:
+        """(MIME type, bytes) of a cover by its content hash, or None."""
+        return self.store.cover(digest.lower())
+
+    @staticmethod
+    def set_threads(n: int) -> None:
+        """Use ``n`` CPU threads for the neural networks of this process (torch)."""
+        import torch
+
+        torch.set_num_threads(max(1, int(n)))
+
+    def import_model_wheel(self, wheel: str) -> list[Path]:
+        """Verify a musicnn wheel file and convert its models for offline use; paths written."""
+        from segue.listen.weights import import_wheel
+
+        return import_wheel(wheel)
+
+    # -- play events --------------------------------------------------------------------------
+    def record_play(self, track_id: int, event: str, position_s: float | None = None,
+                    duration_s: float | None = None) -> None:  # fmt: skip
+        """Record that a track was started, skipped (``position_s`` in) or played to the end."""
+        track = self.store.track(int(track_id)) if 0 < int(track_id) < 2**62 else None
+        if track is None:
+            raise TrackNotFound(f"no track with id {track_id}")
+        self.store.record_play(track.id, track.audio_hash, event, position_s, duration_s)
+
+    def plays(self, limit: int = 100) -> list[PlayEvent]:
+        """The most recent play events, newest first."""
+        return self.store.plays(limit=limit)
+
+    # -- vectors ------------------------------------------------------------------------------
     def use(self, features: str = "musicnn", pooling: str = "mean") -> Library:
         """Choose the vectors behind similarity for the calls that follow (see :meth:`catalog`)."""
         self.catalog_check(features, pooling)
@@ -191,9 +360,9 @@ class Library:
     @staticmethod
     def catalog_check(features: str, pooling: str) -> None:
         if features not in FEATURE_SETS:
-            raise UserError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
+            raise UserError(f"unknown feature set {features!r}; use one of {', '.join(FEATURE_SETS)}")
         if pooling not in POOLINGS:
-            raise UserError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+            raise UserError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLINGS)}")
 
     def use_catalog(self, catalog: Any) -> None:
         """Install a catalogue built elsewhere (e.g. shared by the web app's threads) for the
@@ -212,6 +381,7 @@ class Library:
         ``rh``, ``timbre`` (standardised per dimension across the library, then cosine).
         ``pooling`` (neural features only): ``mean`` of the slice embeddings as stored, or
         ``tfidf`` (Deej-AI's MP3ToVec weighting, recomputed library-wide from stored slices).
+        NotReady when nothing is analysed for them yet.
         """
         features = features or self.features
         pooling = pooling or self.pooling
@@ -220,8 +390,42 @@ class Library:
             pooling = "mean"
         key = (features, pooling)
         if key not in self._catalogs:
-            self._catalogs[key] = self._build_catalog(features, pooling)
+            self._catalogs[key] = self._saved_or_built_catalog(features, pooling)
         return self._catalogs[key]
+
+    def _snapshot_folder(self) -> Path:
+        """Where saved catalogues live: beside the library file (``library.db.catalog/``), or
+        in the user cache when the library's folder cannot be written."""
+        import hashlib
+
+        from segue.config import cache_dir
+
+        beside = self.path.with_name(self.path.name + ".catalog")
+        if os.access(self.path.parent, os.W_OK | os.X_OK) and not self.store.read_only:
+            return beside
+        digest = hashlib.blake2b(str(self.path.resolve()).encode(), digest_size=8).hexdigest()
+        return cache_dir() / "catalogs" / digest
+
+    def _saved_or_built_catalog(self, features: str, pooling: str) -> Any:
+        """The catalogue from its snapshot when the library has not changed since it was saved
+        (big libraries only: below :data:`SNAPSHOT_MIN_TRACKS` building is as quick), else
+        built from the store and saved for the next process."""
+        import hashlib
+
+        from segue.playlist import snapshot
+
+        if self.store.count_tracks() < SNAPSHOT_MIN_TRACKS:
+            return self._build_catalog(features, pooling)
+        source = (self.store.change_marker(), SCHEMA_VERSION, snapshot.SNAPSHOT_VERSION, TFIDF_EPS)
+        digest = hashlib.blake2b(repr(source).encode(), digest_size=10).hexdigest()
+        key = f"{features}-{pooling}-{digest}"
+        folder = self._snapshot_folder()
+        catalog = snapshot.load(folder, key)
+        if catalog is None:
+            catalog = self._build_catalog(features, pooling)
+            if snapshot.save(catalog, folder, key) is not None:
+                snapshot.attach(catalog, folder, key)
+        return catalog
 
     def _build_catalog(self, features: str, pooling: str) -> Any:
         from segue.listen.models.musicnn_tags import MUSICNN_TAGS
@@ -232,9 +436,9 @@ class Library:
         vectors = self.store.vectors(model, kind)
         tracks = [t for t in self.store.tracks() if t.audio_hash in vectors]
         if not tracks:
-            hint = "run 'segue scan DIR' first" if features != "deejai" else (
-                "run 'segue scan DIR --model deejai --weights FILE' first")
-            raise UserError(f"no tracks analysed for --features {features} yet: {hint}")
+            how = "'segue scan DIR'" if features != "deejai" else (
+                "'segue scan DIR --model deejai --weights FILE'")
+            raise NotReady(f"no tracks analysed for the {features} features yet: run {how} first")
         hashes = [t.audio_hash for t in tracks]
         if features in NEURAL_FEATURES:
             intro_v = self.store.vectors(model, "intro")
@@ -266,6 +470,7 @@ class Library:
             artist=[t.artist for t in tracks],
             album=[t.album for t in tracks],
             genre=[t.genre for t in tracks],
+            cover=[t.cover_hash for t in tracks],
             duration=np.array([t.duration for t in tracks]),
             year=np.array([np.nan if t.year is None else t.year for t in tracks]),
             group=np.array([group_of[h] for h in hashes]),
@@ -286,12 +491,86 @@ class Library:
         pooled = pooler.track_vectors()
         return np.stack([pooled[h] if h in pooled else fallback[i] for i, h in enumerate(hashes)])
 
+    # -- tracks by id, text and audio ---------------------------------------------------------
+    def row(self, track_id: int) -> int:
+        """The catalogue row of an analysed track id; TrackNotFound otherwise."""
+        try:
+            return self.catalog().index_of(int(track_id))
+        except (KeyError, ValueError, TypeError):
+            raise TrackNotFound(f"no analysed track with id {track_id}") from None
+
+    def known_rows(self, track_ids: Iterable[int]) -> list[int]:
+        """Rows of the ids still in the catalogue, in order (a rescan may have removed some)."""
+        index_of = self.catalog().index_of
+        out = []
+        for t in track_ids:
+            try:
+                out.append(index_of(int(t)))
+            except (KeyError, ValueError, TypeError):
+                continue
+        return out
+
+    def search(self, text: str, limit: int = 50) -> list[int]:
+        """Rows whose title, artist, album or file name contain every word of ``text`` (search
+        as you type; an empty text lists the library by artist, album, title)."""
+        from segue.playlist.search import type_ahead
+
+        return type_ahead(self.catalog(), text, limit)
+
+    def rows_json(self, rows: Sequence[int], scores: Sequence[float] | None = None, *,
+                  paths: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+        """Playlist tracks as JSON: id, title, artist, album, genre, duration, cover, file
+        (name), and ``path`` (left out with ``paths=False``, for pages that may be remote);
+        ``similarity`` with ``scores``. Empty tags are null."""
+        cat = self.catalog()
+        out = []
+        for n, row in enumerate(rows):
+            item: dict[str, Any] = {
+                "id": int(cat.ids[row]),
+                "title": cat.title[row] or None,
+                "artist": cat.artist[row] or None,
+                "album": cat.album[row] or None,
+                "genre": cat.genre[row] or None,
+                "duration": round(float(cat.duration[row]), 3),
+                "cover": cat.cover[row],
+                "file": os.path.basename(cat.path[row]) if cat.path[row] else None,
+            }
+            if paths:
+                item["path"] = cat.path[row]
+            if scores is not None:
+                item["similarity"] = round(float(scores[n]), 4)
+            out.append(item)
+        return out
+
+    def label(self, row: int) -> str:
+        """``Artist - Title`` of a row (the file name when untagged), for messages."""
+        return self.catalog().label(row)
+
     def _outside_file(self, text: str) -> str | None:
         """``text`` as an audio file that is not in the library, else None."""
         path = os.path.abspath(os.path.expanduser(text))
         if os.path.isfile(path) and self.store.track_by_path(path) is None:
             return path
         return None
+
+    def outside_vector(self, path: str) -> np.ndarray:
+        """The unit track vector of an audio file outside the library (a dropped-in seed, an
+        upload, a microphone recording), analysed by the same pipeline as a scan; nothing is
+        stored. The format is checked from the file's bytes first."""
+        from segue.audio.formats import NotAudioError, sniff_format
+        from segue.listen.pipeline import analyse_outside
+
+        if self.features != "musicnn":
+            raise UserError(f"an audio file outside the library can seed the musicnn features only: {path}")
+        try:
+            sniff_format(path)
+        except NotAudioError as exc:
+            raise UnsupportedAudio(f"not a supported audio file: {exc}") from None
+        try:
+            vector = np.asarray(analyse_outside(path)["track"], dtype=np.float32)
+        except DecodeError as exc:
+            raise UnsupportedAudio(f"cannot analyse {path}: {exc}") from exc
+        return vector / (float(np.linalg.norm(vector)) or 1.0)
 
     def seed_vector(self, text: str) -> tuple[int | None, np.ndarray]:
         """A seed's catalogue row (None for an outside file) and its unit track vector."""
@@ -300,18 +579,7 @@ class Library:
         cat = self.catalog()
         outside = self._outside_file(text)
         if outside is not None:
-            if self.features != "musicnn":
-                raise UserError(
-                    f"an audio file outside the library can seed --features musicnn only: {outside}"
-                )
-            from segue.errors import DecodeError
-            from segue.listen.pipeline import analyse_outside
-
-            try:
-                vector = analyse_outside(outside)["track"]
-            except DecodeError as exc:
-                raise UserError(f"cannot analyse {outside}: {exc}") from exc
-            return None, vector / (np.linalg.norm(vector) or 1.0)
+            return None, self.outside_vector(outside)
         row = resolve_seed(cat, text)
         return row, cat.vectors[row]
 
@@ -363,45 +631,17 @@ class Library:
             raise UserError(f"no track of {playlist_file} is in the analysed library")
         return rows
 
-    def order(self, playlist_file: str, arc: str | None = None, keep_first: bool = False) -> list[int]:
-        """The tracks of a playlist file in the smoothest order found (see playlist.order)."""
-        from segue.playlist.order import reorder
+    def _seeds(self, rows: Sequence[int]) -> list[tuple[int, str]]:
+        return [(int(r), self.label(r)) for r in rows]
 
-        return reorder(self.catalog(), self.playlist_rows(playlist_file), arc, fix_first=keep_first)
-
-    def evaluate(self, labels_csv: str | None = None, k: int = 10, hub_reduction: str = "none",
-                 journeys: int = 30) -> dict[str, Any]:
-        """Playlist-quality metrics of the current vectors (see :mod:`segue.evaluate`)."""
-        from segue.evaluate import evaluate, load_labels
-
-        labels = load_labels(labels_csv) if labels_csv else None
-        result = evaluate(self.catalog(), labels, k, hub_reduction=hub_reduction, n_journeys=journeys)
-        result["features"], result["pooling"] = self.features, self.pooling
-        return result
-
-    def track_rows_json(self, rows: Sequence[int], scores: Sequence[float] | None = None) -> list[dict]:
-        cat = self.catalog()
-        out = []
-        for n, row in enumerate(rows):
-            item = {
-                "id": int(cat.ids[row]),
-                "path": cat.path[row],
-                "artist": cat.artist[row] or None,
-                "title": cat.title[row] or None,
-                "album": cat.album[row] or None,
-                "duration": float(cat.duration[row]),
-            }
-            if scores is not None:
-                item["similarity"] = round(float(scores[n]), 4)
-            out.append(item)
-        return out
-
-    def similar(self, seed: str, n: int = 10) -> list[dict]:
-        """The ``n`` nearest tracks by cosine similarity, the seed and its duplicates excluded."""
-        if n < 1:
-            raise UserError(f"-n must be at least 1, got {n}")
+    # -- playlists ----------------------------------------------------------------------------
+    def similar(self, seed: str, n: int = 10) -> Neighbours:
+        """The ``n`` nearest tracks by cosine similarity, the seed and its duplicates excluded
+        (``.seed`` says which track the text was taken to mean)."""
         row, vector = self.seed_vector(seed)
-        return self.track_rows_json(*self.similar_rows(row, n, vector))
+        out = Neighbours(self.rows_json(*self.similar_rows(row, n, vector)))
+        out.seed = self.label(row) if row is not None else os.path.basename(seed)
+        return out
 
     def similar_rows(
         self, row: int | None, n: int = 10, vector: np.ndarray | None = None
@@ -410,11 +650,10 @@ class Library:
         and their cosine similarities, best first.
 
         ``vector``: the unit query vector, when it is not ``row``'s own (an outside seed has
-        ``row`` None). For callers that already hold rows (the web app), so a track id is never
-        read as a seed text.
+        ``row`` None).
         """
         if n < 1:
-            raise UserError(f"-n must be at least 1, got {n}")
+            raise UserError(f"the number of tracks must be at least 1, got {n}")
         cat = self.catalog()
         if vector is None:
             if row is None:
@@ -433,29 +672,254 @@ class Library:
         lookback: int = 3,
         noise: float = 0.0,
         negative: Sequence[str] = (),
-        rules: Any = None,
+        rules: Rules | None = None,
         rng: Any = None,
-    ) -> list[int]:
-        """Keep-on radio: the seeds followed by ``n`` tracks (catalogue rows)."""
+    ) -> Playlist:
+        """Keep-on radio: the seeds followed by ``n`` tracks (see playlist.radio)."""
+        return self.playlist_from_rows(self.seed_rows(seeds), n, lookback=lookback, noise=noise,
+                                       negative=self.seed_rows(negative), rules=rules, rng=rng)  # fmt: skip
+
+    def playlist_from_rows(
+        self,
+        seeds: Sequence[int],
+        n: int | None = 20,
+        *,
+        lookback: int = 3,
+        noise: float = 0.0,
+        negative: Sequence[int] = (),
+        rules: Rules | None = None,
+        rng: Any = None,
+    ) -> Playlist:
+        """:meth:`playlist` from catalogue rows (seeds and negative seeds)."""
         from segue.playlist.radio import radio
 
         if not 0.0 <= noise <= 1.0:
-            raise UserError(f"--noise must be between 0 and 1, got {noise}")
+            raise UserError(f"noise ('drunk') must be between 0 and 1, got {noise}")
         if lookback < 0:
-            raise UserError(f"--lookback must be 0 (stay on the seeds) or more, got {lookback}")
-        return radio(
-            self.catalog(), self.seed_rows(seeds), n, lookback=lookback, noise=noise,
-            negative=self.seed_rows(negative) or None, rules=rules, rng=rng,
-        )  # fmt: skip
+            raise UserError(f"lookback ('keep on') must be 0 (stay on the seeds) or more, got {lookback}")
+        rules = rules or Rules()
+        cat = self.catalog()
+        rows = radio(cat, list(seeds), n, lookback=lookback, noise=noise,
+                     negative=list(negative) or None, rules=rules, rng=rng)  # fmt: skip
+        n_seeds = len(dict.fromkeys(seeds))
+        note = None
+        if n is not None and len(rows) - n_seeds < n:
+            note = rules.shortfall(cat, n, len(rows) - n_seeds, n_seeds)
+        return Playlist(rows, note, self._seeds(list(dict.fromkeys(seeds))))
 
-    def journey(self, waypoints: Sequence[str], steps: int = 5, rules: Any = None) -> Any:
+    def radio_next(
+        self,
+        seeds: Sequence[int],
+        history: Sequence[int] = (),
+        k: int = 10,
+        *,
+        skipped: Iterable[int] = (),
+        lookback: int = 3,
+        noise: float = 0.0,
+        rng: Any = None,
+    ) -> list[int]:
+        """The next ``k`` rows of an endless radio from ``seeds`` (rows) that has played
+        ``history`` (rows, oldest first), for a listener whose state lives in the face (a web
+        page, an MPD queue): no repeats while unplayed tracks remain, and ``skipped`` tracks
+        steer away (see :meth:`segue.playlist.radio.RadioSession.resume`)."""
+        from segue.playlist.radio import next_picks
+
+        return next_picks(self.catalog(), list(seeds), list(history), k, skipped=skipped,
+                          lookback=lookback, noise=noise, rng=rng)  # fmt: skip
+
+    def journey(self, waypoints: Sequence[str], steps: int = 5, rules: Rules | None = None) -> Journey:
         """Join the dots: every waypoint in order, ``steps`` tracks between each pair."""
+        return self.journey_from_rows(self.seed_rows(waypoints), steps, rules)
+
+    def journey_from_rows(self, waypoints: Sequence[int], steps: int = 5,
+                          rules: Rules | None = None) -> Journey:  # fmt: skip
+        """:meth:`journey` from catalogue rows."""
         from segue.playlist.journey import journey
 
-        return journey(self.catalog(), self.seed_rows(waypoints), steps, rules)
+        cat = self.catalog()
+        result = journey(cat, list(waypoints), steps, rules)
+        return Journey(list(result.indices), result.to_dict(cat)["steps"], self._seeds(waypoints))
+
+    def order(self, playlist_file: str, arc: str | None = None, keep_first: bool = False) -> list[int]:
+        """The tracks of a playlist file in the smoothest order found (see playlist.order)."""
+        from segue.playlist.order import reorder
+
+        return reorder(self.catalog(), self.playlist_rows(playlist_file), arc, fix_first=keep_first)
+
+    def split_sides(self, rows: Sequence[int], sides: int) -> list[list[int]]:
+        """``rows`` cut into ``sides`` parts of about equal length, in order (tape sides)."""
+        from segue.playlist.rules import split_sides
+
+        return split_sides(self.catalog(), list(rows), sides) if sides > 1 else [list(rows)]
+
+    def evaluate(self, labels_csv: str | None = None, k: int = 10, hub_reduction: str = "none",
+                 journeys: int = 30) -> dict[str, Any]:  # fmt: skip
+        """Playlist-quality metrics of the current vectors (see :mod:`segue.evaluate`)."""
+        from segue.evaluate import evaluate, load_labels
+
+        labels = load_labels(labels_csv) if labels_csv else None
+        result = evaluate(self.catalog(), labels, k, hub_reduction=hub_reduction, n_journeys=journeys)
+        result["features"], result["pooling"] = self.features, self.pooling
+        return result
+
+    # -- outputs ------------------------------------------------------------------------------
+    def check_output(self, path: str, *, folder: bool = False) -> Path:
+        """An output path checked before long work starts (see :func:`segue.files.writable_output`)."""
+        from segue.files import writable_output
+
+        return writable_output(path, folder=folder)
 
     def write_playlist(self, rows: Sequence[int], path: str, absolute: bool = False) -> Path:
         """Write catalogue rows as M3U/M3U8/XSPF/PLS (from the extension), atomically."""
         from segue.playlist.export import entries_from_catalog, write_playlist
 
-        return write_playlist(path, entries_from_catalog(self.catalog(), rows), absolute=absolute)
+        return write_playlist(self.check_output(path), entries_from_catalog(self.catalog(), rows),
+                              absolute=absolute)  # fmt: skip
+
+    def playlist_text(self, rows: Sequence[int], fmt: str, *, absolute: bool = True,
+                      title: str | None = None) -> str:  # fmt: skip
+        """Catalogue rows as the text of a playlist file in ``fmt`` (m3u, m3u8, xspf, pls)."""
+        from segue.playlist.export import entries_from_catalog, playlist_text
+
+        return playlist_text(entries_from_catalog(self.catalog(), rows), fmt, absolute=absolute,
+                             title=title)  # fmt: skip
+
+    def mix(self, paths: Sequence[str], output: str, *, title: str | None = None,
+            cover: bytes | None = None, progress: bool = True,
+            on_progress: Callable[[float], None] | None = None, **options: Any) -> Any:  # fmt: skip
+        """Render the files at ``paths`` (in or outside the library) as one continuous mix at
+        ``output`` (format from the extension; a CUE sheet and a tracklist go beside it).
+
+        ``options``: target_lufs, true_peak, fade, beatmatch, tempo_tolerance, max_stretch,
+        bass_swap (see :func:`segue.mix.session.mix_options`). Returns the renderer's MixResult.
+        """
+        from segue.mix.session import mix_files, mix_options
+
+        checked = mix_options(**options)
+        return mix_files(self.store, list(paths), output, title=title, cover=cover,
+                         progress=progress, on_progress=on_progress, options=checked)  # fmt: skip
+
+    def mix_rows(self, rows: Sequence[int], output: str, **kwargs: Any) -> Any:
+        """:meth:`mix` of catalogue rows (a journey's, a mixtape's)."""
+        cat = self.catalog()
+        return self.mix([cat.path[r] for r in rows], output, **kwargs)
+
+    def mix_playlist_file(self, playlist_file: str, output: str, **kwargs: Any) -> Any:
+        """:meth:`mix` of the files a playlist file lists (title: the playlist's name)."""
+        from segue.playlist.export import read_playlist
+
+        self.check_mix_output(output)
+        kwargs.setdefault("title", Path(playlist_file).stem)
+        return self.mix(read_playlist(playlist_file), output, **kwargs)
+
+    def check_mix_output(self, output: str) -> Path:
+        """A mix's output path checked (writable place, known extension) before any work."""
+        from segue.mix.session import check_mix_output
+
+        return check_mix_output(output)
+
+    def mixtape(self, seeds: Sequence[str], output: str, *, n: int | None = None,
+                minutes: float | None = 60.0, images: str = "auto", title: str | None = None,
+                seed: int = 0, train_minutes: float = 2.0, compare: bool = True,
+                mix: str | None = None, progress: bool = True) -> dict[str, Any]:  # fmt: skip
+        """A mixtape folder: the playlist (radio from ``seeds``), a poster, a cover, the
+        feature-set comparison and, with ``mix``, the continuous mix with the cover on it."""
+        from segue.art.mixtape import make_mixtape
+
+        if minutes is not None and minutes <= 0:
+            raise UserError(f"the length in minutes must be positive, got {minutes}")
+        if images not in IMAGE_SOURCES:
+            raise UserError(f"images must be one of {', '.join(IMAGE_SOURCES)}, got {images!r}")
+        out_dir = self.check_output(output, folder=True)
+        if mix:
+            self.check_mix_output(mix)
+        made = self.playlist(list(seeds), n, rules=Rules(minutes=minutes))
+        playlist_path = self.write_playlist(made.rows, str(out_dir / "playlist.m3u8"))
+        summary = make_mixtape(self.store, self.rows_json(made.rows), playlist_path, out_dir,
+                               images=images, title=title, seed=seed, train_minutes=train_minutes,
+                               compare=compare, progress=progress)  # fmt: skip
+        summary["note"] = made.note
+        if mix:
+            cover = out_dir / "cover.png"
+            result = self.mix_rows(made.rows, mix, title=Path(mix).stem,
+                                   cover=cover.read_bytes() if cover.exists() else None)  # fmt: skip
+            summary["mix"] = str(result.output)
+        return summary
+
+    def map_points(self) -> dict[str, Any]:
+        """The collection map as columns (one entry per analysed track): coordinates in [0, 1],
+        top tag and genre codes, labels, covers; computed once per catalogue."""
+        from segue.art.layout import catalog_map
+
+        cat = self.catalog()
+
+        def codes(values: list[str]) -> tuple[list[str], list[int]]:
+            names: dict[str, int] = {}
+            coded = [names.setdefault(v, len(names)) for v in values]
+            return list(names), coded
+
+        def build() -> dict[str, Any]:
+            xy, method = catalog_map(self.store, cat)
+            tag_names, tag_codes = codes(cat.top_tags())
+            genre_names, genre_codes = codes([g or "" for g in cat.genre])
+            return {
+                "method": method,
+                "ids": [int(i) for i in cat.ids],
+                "x": [round(float(v), 4) for v in xy[:, 0]],
+                "y": [round(float(v), 4) for v in xy[:, 1]],
+                "tag": tag_codes,
+                "tag_names": tag_names,
+                "genre": genre_codes,
+                "genre_names": genre_names,
+                "title": [t or None for t in cat.title],
+                "artist": [a or None for a in cat.artist],
+                "cover": list(cat.cover),
+            }
+
+        return cat.cached("map_points", build)
+
+    def write_map(self, output: str, method: str = "tsne", progress: bool = True) -> dict[str, Any]:
+        """The interactive HTML map of the whole library at ``output``; returns counts."""
+        from segue.art.map_html import build_map
+
+        if method not in MAP_METHODS:
+            raise UserError(f"map method must be one of {', '.join(MAP_METHODS)}, got {method!r}")
+        return build_map(self.store, self.check_output(output), method=method, progress=progress)
+
+    def train_art(self, *, conditional: bool = True, epochs: int | None = None,
+                  max_seconds: float | None = None, size: int = 64, batch_size: int = 64,
+                  width: int = 32, seed: int = 0, fresh: bool = False,
+                  device: str = "auto") -> Path:  # fmt: skip
+        """Train (or resume) the cover GAN on the library's covers; the checkpoint's path."""
+        from segue.art.train import train_on_library
+
+        return train_on_library(self.store, conditional=conditional, epochs=epochs,
+                                max_seconds=max_seconds, size=size, batch_size=batch_size,
+                                ngf=width, ndf=width, seed=seed, fresh=fresh, device=device)  # fmt: skip
+
+    def sample_art(self, n: int, output: str, *, like: str | None = None,
+                   checkpoint: str | None = None, unconditional: bool = False, seed: int = 0,
+                   device: str = "auto") -> list[dict[str, Any]]:  # fmt: skip
+        """``n`` images from the trained GAN into the folder ``output`` (conditioned on the
+        sound of the track ``like`` when given)."""
+        from segue.art.images import find_checkpoint, gan_dir
+        from segue.art.train import sample_to_folder
+
+        out_dir = self.check_output(output, folder=True)
+        if checkpoint:
+            ckpt: Path | None = Path(checkpoint)
+        elif unconditional:
+            ckpt = gan_dir("default") / "checkpoint.pt"
+        else:
+            ckpt = find_checkpoint()
+        if ckpt is None or not ckpt.exists():
+            raise UserError("no trained GAN yet: run 'segue art train' first")
+        tags = None
+        if like:
+            row, _ = self.seed_vector(like)
+            if row is None:
+                raise UserError("a GAN sample can be like a track in the library only")
+            track = self.store.track(int(self.catalog().ids[row]))
+            vec = self.store.vector(track.audio_hash, "musicnn", "tags_msd")
+            tags = np.repeat(vec[None, :], n, axis=0)
+        return sample_to_folder(ckpt, n, out_dir, tags, seed=seed, device=device)

@@ -15,3 +15,15 @@ class UserError(SegueError):
 
 class DecodeError(SegueError):
     """An audio file could not be read or decoded; the message says why, on one line."""
+
+
+class TrackNotFound(UserError):
+    """A track id that is not (or no longer, or not yet) in the analysed library (HTTP 404)."""
+
+
+class NotReady(UserError):
+    """The library has nothing analysed yet for what was asked (HTTP 409)."""
+
+
+class UnsupportedAudio(UserError):
+    """A file given as audio that is not audio segue can read, or cannot be decoded (HTTP 415)."""

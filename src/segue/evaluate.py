@@ -105,14 +105,19 @@ def load_labels(csv_path: str | os.PathLike[str]) -> Labels:
     p = os.fspath(csv_path)
     if not os.path.isfile(p):
         raise UserError(f"no such labels file: {p}")
-    with open(p, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None:
-            raise UserError(f"{p} is empty; expected a header with path, artist, album, genre")
-        cols = {c.strip().lower(): c for c in reader.fieldnames if c}
-        if "path" not in cols:
-            raise UserError(f"{p} has no 'path' column (found: {', '.join(cols) or 'none'})")
-        rows = list(reader)
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None:
+                raise UserError(f"{p} is empty; expected a header with path, artist, album, genre")
+            cols = {c.strip().lower(): c for c in reader.fieldnames if c}
+            if "path" not in cols:
+                raise UserError(f"{p} has no 'path' column (found: {', '.join(cols) or 'none'})")
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{p} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except (csv.Error, OSError) as exc:
+        raise UserError(f"cannot read the labels {p}: {exc}") from None
 
     def col(name: str) -> list[str]:
         c = cols.get(name)

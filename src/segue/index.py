@@ -61,6 +61,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from segue.errors import UserError
+from segue.files import atomic_path, atomic_write_text
 
 HUB_REDUCTIONS = ("none", "csls", "mp")
 BACKENDS = ("auto", "exact", "ivf")
@@ -103,6 +104,10 @@ class SearchFilter:
         self.params: Any = None
 
 
+#: Up to this many tracks search is exact (numpy); above, faiss IVF (see the module docstring).
+EXACT_THRESHOLD = 50_000
+
+
 class Index:
     """Cosine search over L2-normalised ``vectors`` (n, d); see the module docstring."""
 
@@ -111,7 +116,7 @@ class Index:
         vectors: np.ndarray,
         *,
         backend: str = "auto",
-        exact_threshold: int = 50_000,
+        exact_threshold: int = EXACT_THRESHOLD,
         hub_reduction: str = "none",
         hub_k: int = 10,
         mp_sample: int = 1024,
@@ -198,11 +203,9 @@ class Index:
         meta = {"backend": self.backend, "n": self.n, "d": self.d, "fingerprint": self.fingerprint()}
         if self._ivf is not None:
             meta.update(nlist=self.nlist, nprobe=self.nprobe, ivf_storage=self.ivf_storage)
-            tmp = path + ".tmp"
-            faiss.write_index(self._ivf, tmp)
-            os.replace(tmp, path)
-        with open(path + ".json", "w", encoding="utf-8") as f:
-            json.dump(meta, f)
+            with atomic_path(path) as tmp:
+                faiss.write_index(self._ivf, str(tmp))
+        atomic_write_text(path + ".json", json.dumps(meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], vectors: np.ndarray, **kwargs: Any) -> Index:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from segue.art import art_dir
 from segue.art.colours import Palette, dominant_colours
+from segue.files import atomic_path, atomic_write_text
 from segue.progress import Progress
 
 SIZES = (128, 64)
@@ -108,10 +108,8 @@ def _group_duplicates(covers: list[Cover], distance: int, colour_distance: float
 
 
 def _write_png(img: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    img.save(tmp, format="PNG", optimize=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG", optimize=False)
 
 
 def prepare_covers(store, root: Path | None = None, progress: bool = True,
@@ -161,10 +159,7 @@ def prepare_covers(store, root: Path | None = None, progress: bool = True,
         }
     bar.close()
     if todo:
-        index_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = index_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": INDEX_VERSION, "covers": index}))
-        os.replace(tmp, index_path)
+        atomic_write_text(index_path, json.dumps({"version": INDEX_VERSION, "covers": index}))
     covers = [
         Cover(d, index[d]["pixel_hash"], int(index[d]["dhash"]), Palette.from_json(index[d]["palette"]),
               tuple(index[d]["mean_lab"]), track_ids=tracks_of[d])

@@ -14,7 +14,6 @@ would have taken (same device and thread count: float reductions are not associa
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -23,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from segue.files import atomic_path
 
 CHECKPOINT_VERSION = 1
 SAVE_STEPS = 20  # at least this many steps between per-epoch grids and checkpoints
@@ -253,10 +254,8 @@ class Trainer:
     def save(self, path: Path) -> Path:
         """Write the checkpoint atomically (a crash never leaves half a file)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
         return path
 
     @classmethod

@@ -83,17 +83,17 @@ def gan_images(checkpoint: Path, tags: np.ndarray, seed: int = 0, device: str = 
     return trainer.generate(z, tags if trainer.cfg.cond_dim else None)
 
 
-def cover_images(lib, track_ids: list[int], root: Path | None = None, progress: bool = False) -> np.ndarray | None:
+def cover_images(store, track_ids: list[int], root: Path | None = None, progress: bool = False) -> np.ndarray | None:
     """Each track's own cover or its nearest covered neighbour's; None if the library has none."""
     from segue.art.covers import load_images, prepare_covers
 
-    covers = prepare_covers(lib.store, root, progress=progress)
+    covers = prepare_covers(store, root, progress=progress)
     if not covers:
         return None
     canon = {c.digest: (c.duplicate_of or c.digest) for c in covers}
     by_digest = {c.digest: c for c in covers}
-    tracks = {t.id: t for t in lib.store.tracks()}
-    vectors = lib.store.vectors("musicnn", "track")
+    tracks = {t.id: t for t in store.tracks()}
+    vectors = store.vectors("musicnn", "track")
     covered = [(t.audio_hash, canon[t.cover_hash]) for t in tracks.values() if t.cover_hash in canon and t.audio_hash in vectors]
     mat = np.stack([vectors[h] for h, _ in covered]) if covered else None
     if mat is not None:

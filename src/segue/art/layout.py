@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -26,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from segue.art import art_dir
+from segue.files import atomic_path
 
 MIN_POINTS = 8
 MAX_NEW_FRACTION = 0.5  # beyond this many new points, a fresh run is better than a patched one
 
 
 @dataclass(frozen=True)
-class ProjectionParams:
+class LayoutParams:
     """Parameters of a projection; every one is part of the cache key."""
 
     method: str = "tsne"
@@ -60,7 +60,7 @@ def _set_key(keys: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _prepare(x: np.ndarray, params: ProjectionParams, ref: np.ndarray | None = None) -> np.ndarray:
+def _prepare(x: np.ndarray, params: LayoutParams, ref: np.ndarray | None = None) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
     if params.standardise:
@@ -92,7 +92,7 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _tsne(x: np.ndarray, p: ProjectionParams, n_jobs: int) -> np.ndarray:
+def _tsne(x: np.ndarray, p: LayoutParams, n_jobs: int) -> np.ndarray:
     from openTSNE import TSNE
 
     perplexity = min(p.perplexity, max(2.0, (len(x) - 1) / 3.0))
@@ -101,7 +101,7 @@ def _tsne(x: np.ndarray, p: ProjectionParams, n_jobs: int) -> np.ndarray:
     return np.asarray(tsne.fit(x), dtype=np.float32)
 
 
-def _tsne_extend(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, p: ProjectionParams,
+def _tsne_extend(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, p: LayoutParams,
                  n_jobs: int) -> np.ndarray:  # fmt: skip
     from openTSNE import TSNEEmbedding
     from openTSNE.affinity import PerplexityBasedNN
@@ -112,7 +112,7 @@ def _tsne_extend(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, p: Pro
     return np.asarray(emb.transform(x_new, perplexity=min(5.0, perplexity)), dtype=np.float32)
 
 
-def _umap(x: np.ndarray, p: ProjectionParams, init: np.ndarray | str = "spectral",
+def _umap(x: np.ndarray, p: LayoutParams, init: np.ndarray | str = "spectral",
           n_epochs: int | None = None) -> np.ndarray:  # fmt: skip
     import warnings
 
@@ -137,7 +137,7 @@ def _nearest_mean(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, k: in
 
 
 @dataclass
-class Projection:
+class Layout:
     """A 2-D layout of keyed points and how it was made (``fresh``, ``cached``, ``extended``)."""
 
     keys: list[str]
@@ -148,22 +148,22 @@ class Projection:
         return {k: (float(x), float(y)) for k, (x, y) in zip(self.keys, self.xy, strict=True)}
 
 
-def project(vectors: Mapping[str, np.ndarray], params: ProjectionParams | None = None, name: str = "points",
-            cache: Path | None = None, n_jobs: int = 1, progress: bool = False) -> Projection:  # fmt: skip
+def layout_points(vectors: Mapping[str, np.ndarray], params: LayoutParams | None = None, name: str = "points",
+            cache: Path | None = None, n_jobs: int = 1, progress: bool = False) -> Layout:  # fmt: skip
     """2-D coordinates for every key of ``vectors``, from the cache when possible.
 
     ``name`` separates feature sets (``musicnn-track``, ``rp``, ``colours`` …) in the cache.
     """
-    params = params or ProjectionParams()
+    params = params or LayoutParams()
     keys = sorted(vectors)
     if not keys:
-        return Projection([], np.zeros((0, 2), np.float32), "fresh")
+        return Layout([], np.zeros((0, 2), np.float32), "fresh")
     folder = (cache or art_dir()) / "projections"
     prefix = f"{name}-{params.method}-{params.key()}-"
     path = folder / f"{prefix}{_set_key(keys)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as data:
-            return Projection([str(k) for k in data["keys"]], data["xy"], "cached")
+            return Layout([str(k) for k in data["keys"]], data["xy"], "cached")
     x_all = np.stack([np.asarray(vectors[k], dtype=np.float32).ravel() for k in keys])
     how = "fresh"
     if len(keys) < MIN_POINTS:
@@ -190,11 +190,9 @@ def project(vectors: Mapping[str, np.ndarray], params: ProjectionParams | None =
             if progress:
                 print(f"layout: {params.method} of {len(keys)} {name} points", file=sys.stderr)
             xy = _tsne(x, params, n_jobs) if params.method == "tsne" else _umap(x, params)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".tmp{os.getpid()}.npz"
-    np.savez(tmp, keys=np.array(keys), xy=xy.astype(np.float32))
-    os.replace(tmp, path)
-    return Projection(keys, xy.astype(np.float32), how)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, keys=np.array(keys), xy=xy.astype(np.float32))
+    return Layout(keys, xy.astype(np.float32), how)
 
 
 def _best_subset(folder: Path, prefix: str, keys: set[str]) -> tuple[list[str], np.ndarray] | None:
@@ -249,25 +247,61 @@ def fit_to_grid(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def track_projection(lib, params: ProjectionParams | None = None, cache: Path | None = None,
+def track_layout(store, params: LayoutParams | None = None, cache: Path | None = None,
                      kind: str = "track", model: str = "musicnn") -> dict[int, tuple[float, float]]:  # fmt: skip
     """{track id: (x, y)} for every analysed track (copies of one recording share a place)."""
-    vectors = lib.store.vectors(model, kind)
-    proj = project(vectors, params, name=f"{model}-{kind}", cache=cache).as_dict()
-    return {t.id: proj[t.audio_hash] for t in lib.store.tracks() if t.audio_hash in proj}
+    vectors = store.vectors(model, kind)
+    proj = layout_points(vectors, params, name=f"{model}-{kind}", cache=cache).as_dict()
+    return {t.id: proj[t.audio_hash] for t in store.tracks() if t.audio_hash in proj}
 
 
-def projection(lib, method: str = "tsne", cache: Path | None = None, **params) -> dict[int, tuple[float, float]]:
+def library_layout(store, method: str = "tsne", cache: Path | None = None, **params) -> dict[int, tuple[float, float]]:
     """The library map's layout, {track id: (x, y)}: MusiCNN track vectors by t-SNE or UMAP.
 
     The web app calls this too, so the map and the app show the same picture (and share the
     cache).
     """
-    return track_projection(lib, ProjectionParams(method=method, **params), cache=cache)
+    return track_layout(store, LayoutParams(method=method, **params), cache=cache)
 
 
-def colour_projection(palettes: Mapping[str, object], params: ProjectionParams | None = None,
-                      cache: Path | None = None) -> Projection:  # fmt: skip
+def colour_layout(palettes: Mapping[str, object], params: LayoutParams | None = None,
+                      cache: Path | None = None) -> Layout:  # fmt: skip
     """Images placed by colour: their palettes' (OKLab, share) features, Euclidean."""
-    params = params or ProjectionParams(metric="euclidean", perplexity=10.0)
-    return project({k: p.feature() for k, p in palettes.items()}, params, name="colours", cache=cache)  # type: ignore[attr-defined]
+    params = params or LayoutParams(metric="euclidean", perplexity=10.0)
+    return layout_points({k: p.feature() for k, p in palettes.items()}, params, name="colours", cache=cache)  # type: ignore[attr-defined]
+
+
+#: Above this many tracks the library map falls back from t-SNE to PCA (a page cannot wait the
+#: minutes t-SNE takes there).
+TSNE_MAX_TRACKS = 3000
+
+
+def _scale01(xy: np.ndarray) -> np.ndarray:
+    lo = xy.min(axis=0)
+    span = np.maximum(xy.max(axis=0) - lo, 1e-9)
+    return ((xy - lo) / span).astype(np.float32)
+
+
+def catalog_map(store, catalog) -> tuple[np.ndarray, str]:
+    """(n, 2) coordinates in [0, 1] for every catalogue row, and the method's name.
+
+    The same t-SNE layout as ``segue map`` (:func:`library_layout`, cached on disk and shared with
+    it) up to :data:`TSNE_MAX_TRACKS` tracks; above that, or if it fails, PCA of the unit track
+    vectors (:func:`pca_2d`). Kept on the catalogue, so it is computed once per rebuild.
+    """
+
+    def build() -> tuple[np.ndarray, str]:
+        xy, method = None, "tsne"
+        if 3 <= len(catalog) <= TSNE_MAX_TRACKS:
+            try:
+                by_id = library_layout(store, "tsne")
+            except Exception as exc:  # noqa: BLE001 - the map must still draw: fall back to PCA
+                print(f"warning: map layout failed, using PCA: {exc}", file=sys.stderr)
+                by_id = {}
+            if all(int(i) in by_id for i in catalog.ids):
+                xy = np.asarray([by_id[int(i)] for i in catalog.ids], dtype=np.float32)
+        if xy is None:
+            xy, method = pca_2d(catalog.vectors), "pca"
+        return (_scale01(xy) if len(xy) else xy, method)
+
+    return catalog.cached("map_coordinates", build)

@@ -1,7 +1,7 @@
 """``segue map``: the whole library as one self-contained, interactive HTML page (Plotly).
 
 Each analysed track is a point of the MusiCNN t-SNE (or UMAP) projection — the same projection
-:func:`segue.art.layout.projection` gives the web app. Points are coloured by their top MusiCNN
+:func:`segue.art.layout.library_layout` gives the web app. Points are coloured by their top MusiCNN
 tag or by genre (a menu switches), hovering shows the album cover (small JPEG data URIs, one per
 distinct cover), and a search box highlights matching tracks. plotly.js is inlined, so the file
 works offline. Every track, placed or not (not yet analysed), is listed in the page's JSON.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segue.art.layout import ProjectionParams, track_projection
+from segue.art.layout import LayoutParams, track_layout
 
 THUMB = 96
 SVG_LIMIT = 5000  # above this many points, WebGL (scattergl) keeps the page responsive
@@ -103,19 +103,19 @@ def _thumb_uri(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def map_data(lib, method: str = "tsne", cache: Path | None = None, progress: bool = False) -> tuple[list[dict], dict[str, str]]:
+def map_data(store, method: str = "tsne", cache: Path | None = None, progress: bool = False) -> tuple[list[dict], dict[str, str]]:
     """Per track: id, labels, top tag, genre, cover, x/y (None when not placed); thumbnails."""
     from segue.art.covers import prepare_covers
     from segue.listen.models.musicnn_tags import MUSICNN_TAGS
 
     names = MUSICNN_TAGS["MSD_musicnn"]
-    coords = track_projection(lib, ProjectionParams(method=method), cache=cache)
-    tags = lib.store.vectors("musicnn", "tags_msd")
-    covers = {c.digest: c for c in prepare_covers(lib.store, cache, progress=progress)}
+    coords = track_layout(store, LayoutParams(method=method), cache=cache)
+    tags = store.vectors("musicnn", "tags_msd")
+    covers = {c.digest: c for c in prepare_covers(store, cache, progress=progress)}
     canon = {d: (c.duplicate_of or d) for d, c in covers.items()}
     thumbs = {d: _thumb_uri(covers[d].path(128, cache)) for d in sorted(set(canon.values()))}
     out = []
-    for t in lib.store.tracks():
+    for t in store.tracks():
         top = names[int(np.argmax(tags[t.audio_hash]))] if t.audio_hash in tags else None
         xy = coords.get(t.id)
         text = " ".join(s for s in (t.artist, t.title, t.album, t.genre, top) if s)
@@ -128,12 +128,12 @@ def map_data(lib, method: str = "tsne", cache: Path | None = None, progress: boo
     return out, thumbs
 
 
-def build_map(lib, out_path: Path, method: str = "tsne", cache: Path | None = None, title: str = "segue — library map",
+def build_map(store, out_path: Path, method: str = "tsne", cache: Path | None = None, title: str = "segue — library map",
               progress: bool = False) -> dict:  # fmt: skip
     """Write the map page; returns counts (tracks, placed, covers, bytes)."""
     import plotly.graph_objects as go
 
-    tracks, thumbs = map_data(lib, method, cache, progress)
+    tracks, thumbs = map_data(store, method, cache, progress)
     placed = [i for i, t in enumerate(tracks) if t["x"] is not None]
     scatter = go.Scattergl if len(placed) > SVG_LIMIT else go.Scatter
     fig = go.Figure()

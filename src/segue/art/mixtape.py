@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from segue.art.colours import dominant_colours
-from segue.art.layout import ProjectionParams, project
+from segue.art.layout import LayoutParams, layout_points
 from segue.art.poster import (
     BACKGROUND,
     INK,
@@ -31,12 +31,12 @@ from segue.art.poster import (
 )
 
 # name -> (model, kind, projection parameters)
-FEATURE_SETS: dict[str, tuple[str, str, ProjectionParams]] = {
-    "musicnn": ("musicnn", "track", ProjectionParams(metric="cosine")),
-    "rp": ("musicnn", "rp", ProjectionParams(metric="euclidean", standardise=True)),
-    "ssd": ("musicnn", "ssd", ProjectionParams(metric="euclidean", standardise=True)),
-    "rh": ("musicnn", "rh", ProjectionParams(metric="euclidean", standardise=True)),
-    "timbre": ("musicnn", "timbre", ProjectionParams(metric="euclidean", standardise=True)),
+FEATURE_SETS: dict[str, tuple[str, str, LayoutParams]] = {
+    "musicnn": ("musicnn", "track", LayoutParams(metric="cosine")),
+    "rp": ("musicnn", "rp", LayoutParams(metric="euclidean", standardise=True)),
+    "ssd": ("musicnn", "ssd", LayoutParams(metric="euclidean", standardise=True)),
+    "rh": ("musicnn", "rh", LayoutParams(metric="euclidean", standardise=True)),
+    "timbre": ("musicnn", "timbre", LayoutParams(metric="euclidean", standardise=True)),
 }
 
 
@@ -50,19 +50,19 @@ def knn_in_2d(proj: dict[str, tuple[float, float]], seed_key: str, k: int) -> li
     return [keys[i] for i in np.argsort(d, kind="stable")[:k]]
 
 
-def compare_playlists(lib, seed_id: int, k: int, cache: Path | None = None) -> dict[str, dict]:
+def compare_playlists(store, seed_id: int, k: int, cache: Path | None = None) -> dict[str, dict]:
     """Per feature set: its 2-D map and the kNN playlist of ``seed_id`` in it (track ids)."""
-    tracks = lib.store.tracks()
+    tracks = store.tracks()
     first_id: dict[str, int] = {}
     for t in tracks:
         first_id.setdefault(t.audio_hash, t.id)
     seed_hash = next(t.audio_hash for t in tracks if t.id == seed_id)
     out = {}
     for name, (model, kind, params) in FEATURE_SETS.items():
-        vectors = lib.store.vectors(model, kind)
+        vectors = store.vectors(model, kind)
         if seed_hash not in vectors or len(vectors) < 2:
             continue
-        proj = project(vectors, params, name=f"{model}-{kind}", cache=cache).as_dict()
+        proj = layout_points(vectors, params, name=f"{model}-{kind}", cache=cache).as_dict()
         near = knn_in_2d(proj, seed_hash, k)
         out[name] = {
             "method": "tsne" if len(vectors) >= 8 else "pca",
@@ -114,28 +114,26 @@ def render_compare(sets: dict[str, dict], labels: dict[int, str], panel: int = 5
     return img
 
 
-def make_mixtape(lib, seeds: Sequence[str], out_dir: Path, n: int | None = None, minutes: float | None = 60.0,
+def make_mixtape(store, tracks: Sequence[dict], playlist_path: Path, out_dir: Path,
                  images: str = "auto", title: str | None = None, seed: int = 0, train_minutes: float = 2.0,
                  cache: Path | None = None, compare: bool = True, progress: bool = True) -> dict:  # fmt: skip
-    """Make the mixtape folder; returns the summary also written to ``mixtape.json``.
+    """Make the mixtape folder around a playlist already written to ``playlist_path``
+    (``tracks``: its tracks' JSON, in order); returns the summary also written to
+    ``mixtape.json``.
 
     ``images``: ``auto`` (a trained GAN checkpoint if there is one, else the library's covers),
     ``gan`` (a checkpoint, or train a quick one for ``train_minutes`` first), ``covers``.
     """
     from segue.art.images import cover_images, find_checkpoint, gan_images, gradient_images
     from segue.errors import UserError
-    from segue.playlist.rules import Rules
 
     if images not in ("auto", "gan", "covers"):
-        raise UserError(f"--images must be auto, gan or covers, got {images!r}")
+        raise UserError(f"images must be auto, gan or covers, got {images!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = lib.playlist(list(seeds), n, rules=Rules(minutes=minutes))
-    playlist_path = lib.write_playlist(rows, str(out_dir / "playlist.m3u8"))
-    tracks = lib.track_rows_json(rows)
     ids = [t["id"] for t in tracks]
-    by_id = {t.id: t for t in lib.store.tracks()}
-    tag_vectors = lib.store.vectors("musicnn", "tags_msd")
+    by_id = {t.id: t for t in store.tracks()}
+    tag_vectors = store.vectors("musicnn", "tags_msd")
     mean_tags = np.mean(list(tag_vectors.values()), axis=0) if tag_vectors else np.zeros(50, np.float32)
     tags = np.stack([tag_vectors.get(by_id[i].audio_hash, mean_tags) for i in ids]).astype(np.float32)
 
@@ -143,7 +141,7 @@ def make_mixtape(lib, seeds: Sequence[str], out_dir: Path, n: int | None = None,
     if images == "gan" and checkpoint is None:
         from segue.art.train import train_on_library
 
-        checkpoint = train_on_library(lib, conditional=True, max_seconds=train_minutes * 60, cache=cache,
+        checkpoint = train_on_library(store, conditional=True, max_seconds=train_minutes * 60, cache=cache,
                                       progress=progress)  # fmt: skip
     pictures = None
     source = ""
@@ -151,7 +149,7 @@ def make_mixtape(lib, seeds: Sequence[str], out_dir: Path, n: int | None = None,
         pictures = gan_images(checkpoint, tags, seed=seed)
         source = f"gan:{checkpoint}"
     if pictures is None:
-        pictures = cover_images(lib, ids, cache, progress=progress)
+        pictures = cover_images(store, ids, cache, progress=progress)
         source = "covers"
     if pictures is None:
         pictures = gradient_images([track_label(t) for t in tracks])
@@ -174,7 +172,7 @@ def make_mixtape(lib, seeds: Sequence[str], out_dir: Path, n: int | None = None,
     if compare:
         if progress:
             print("mixtape: comparing kNN playlists across feature sets", file=sys.stderr)
-        sets = compare_playlists(lib, ids[0], len(ids) - 1, cache)
+        sets = compare_playlists(store, ids[0], len(ids) - 1, cache)
         labels = {t.id: track_label({"artist": t.artist, "title": t.title}) for t in by_id.values()}
         render_compare(sets, labels).save(out_dir / "compare.png")
         cmp_json = {name: {"method": s["method"], "playlist": s["playlist"]} for name, s in sets.items()}

@@ -14,22 +14,22 @@ from segue.errors import UserError
 DEFAULT_STEPS = 1000  # default epochs: about this many steps (a few minutes on a laptop CPU)
 
 
-def training_set(lib, size: int = 64, conditional: bool = False, cache: Path | None = None,
+def training_set(store, size: int = 64, conditional: bool = False, cache: Path | None = None,
                  progress: bool = True) -> tuple[list[str], np.ndarray, np.ndarray | None]:  # fmt: skip
     """Unique covers (digests), their images ``(N, size, size, 3)`` and, if asked, tag vectors."""
     from segue.art.covers import load_images, prepare_covers, unique_covers
 
-    covers = prepare_covers(lib.store, cache, progress=progress)
+    covers = prepare_covers(store, cache, progress=progress)
     canon = unique_covers(covers)
     if not canon:
         raise UserError("no covers in the library to train on: scan a folder with cover art first")
     images = load_images(canon, size, cache)
     cond = None
     if conditional:
-        if not lib.store.vectors("musicnn", "tags_msd"):
+        if not store.vectors("musicnn", "tags_msd"):
             raise UserError("a conditional GAN needs analysed tracks: run 'segue scan' with analysis")
         # a canonical cover sounds like every album that carries it or a duplicate of it
-        every = album_tags(lib.store, [c.digest for c in covers])
+        every = album_tags(store, [c.digest for c in covers])
         groups: dict[str, list[np.ndarray]] = {}
         for c, tag in zip(covers, every, strict=True):
             groups.setdefault(c.duplicate_of or c.digest, []).append(tag)
@@ -37,7 +37,7 @@ def training_set(lib, size: int = 64, conditional: bool = False, cache: Path | N
     return [c.digest for c in canon], images, cond
 
 
-def train_on_library(lib, conditional: bool = True, epochs: int | None = None, max_seconds: float | None = None,
+def train_on_library(store, conditional: bool = True, epochs: int | None = None, max_seconds: float | None = None,
                      size: int = 64, batch_size: int = 64, ngf: int = 32, ndf: int = 32, seed: int = 0,
                      fresh: bool = False, device: str = "auto", cache: Path | None = None,
                      progress: bool = True) -> Path:  # fmt: skip
@@ -50,7 +50,7 @@ def train_on_library(lib, conditional: bool = True, epochs: int | None = None, m
 
     name = "conditional" if conditional else "default"
     out = gan_dir(name, cache)
-    _, images, cond = training_set(lib, size, conditional, cache, progress)
+    _, images, cond = training_set(store, size, conditional, cache, progress)
     cfg = GanConfig(size=size, ngf=ngf, ndf=ndf, cond_dim=TAG_DIM if conditional else 0,
                     batch_size=batch_size, seed=seed)  # fmt: skip
     ckpt = out / "checkpoint.pt"

@@ -1,14 +1,19 @@
-"""``segue serve``: the web player at http://127.0.0.1:8050."""
+"""``segue serve``: the web player at http://127.0.0.1:8050.
+
+The one place the CLI starts another face: it imports the web app's ``create_app`` and runs it
+under uvicorn, nothing else of ``segue.web`` (the import rule's one exception, see
+tests/test_architecture.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
 import secrets
+import socket
 import sys
 
-from segue.api import Library
-from segue.errors import UserError
+from segue.api import Library, UserError
 
 
 def is_loopback(host: str) -> bool:
@@ -30,6 +35,19 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail with one line, before anything is printed or loaded, when ``host:port`` cannot be
+    listened on (taken by another server, or an address this machine does not have)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise UserError(f"cannot listen on {host}:{port}: {why}") from None
+
+
 def cmd_serve(lib: Library, args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -39,6 +57,7 @@ def cmd_serve(lib: Library, args: argparse.Namespace) -> int:
         raise UserError(f"the web player needs fastapi and uvicorn: {exc}") from None
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535, got {args.port}")
+    check_port(args.host, args.port)
     token = args.token
     if not is_loopback(args.host) and not token:
         token = secrets.token_urlsafe(24)

@@ -241,7 +241,7 @@ def read_file(path: str) -> FileResult:
     tags = read_tags(p, mutagen_file)
     result.warnings.extend(tags.warnings)
     result.tags = tags.as_row()
-    result.cover = find_cover(p, mutagen_file)
+    result.cover = find_cover(p, mutagen_file, result.warnings)
     if hook is not None and audio is not None and info.payload_hash not in _worker_analysed:
         try:
             result.prepared = hook.prepare(audio)
@@ -283,8 +283,13 @@ class Scanner:
         started = time.monotonic()
         root_paths = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
         for root in root_paths:
-            if not root.is_dir():
-                raise UserError(f"not a folder: {root}")
+            try:
+                is_folder = root.is_dir() and os.access(root, os.R_OK | os.X_OK)
+            except OSError as exc:
+                raise UserError(f"cannot read the folder {root}: {_os_reason(exc)}") from None
+            if not is_folder:
+                why = "permission denied" if root.exists() and root.is_dir() else "not a folder"
+                raise UserError(f"cannot scan {root}: {why}")
         walk_errors: list[tuple[str, str]] = []
         paths = walk_audio_files(root_paths, lambda p, r: walk_errors.append((p, r)))
         states = self.store.file_states()

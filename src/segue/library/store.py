@@ -30,12 +30,14 @@ Migrations are forward-only: ``MIGRATIONS[i]`` upgrades a database from version 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -266,20 +268,81 @@ class ScanIssue:
     reason: str
 
 
+def _read_only(path: Path) -> bool:
+    """Whether an existing library cannot be written here: the file, or the folder SQLite must
+    create its journal files in, is not writable."""
+    if not path.exists():
+        return False
+    return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK))
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}"
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        # WAL needs its -shm file; in a read-only folder without one, nobody can be writing
+        # the library either, so it may be read as an immutable file
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30, isolation_level=None)
+
+
+def database_problem(exc: BaseException, path: str | Path) -> UserError:
+    """A database error as the one line a person needs: what happened, and what to do."""
+    text = " ".join(str(exc).split())
+    low = text.lower()
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return damaged_library(path, text)
+    if "readonly" in low or "read-only" in low:
+        return read_only_library(path)
+    if "locked" in low or "busy" in low:
+        return UserError(f"the library {path} stayed busy (another segue process is writing it); "
+                         "try again in a moment")  # fmt: skip
+    return UserError(f"the library database {path} failed: {text}")
+
+
+def read_only_library(path: str | Path) -> UserError:
+    """What to say when a command must write a library it may only read."""
+    return UserError(f"the library {path} is read-only here and this command writes to it: "
+                     "make the file and its folder writable, or use another library file")  # fmt: skip
+
+
+class LibraryDamaged(UserError):
+    """The library's database file is corrupt (SQLite says so)."""
+
+
+def damaged_library(path: str | Path, detail: str) -> LibraryDamaged:
+    """What to say, and what to do, about a corrupt library file."""
+    return LibraryDamaged(
+        f"the library database {path} is damaged ({detail}); make a new one with "
+        f"'segue --db NEW.db scan DIR', or try to save this one with "
+        f"'sqlite3 {path} .recover | sqlite3 NEW.db'"
+    )
+
+
 class Store:
     """An open library database. Not thread-safe: use one ``Store`` per thread or process."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        #: Opened for reading only: the file (or its folder) cannot be written by this user.
+        self.read_only = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.read_only = _read_only(self.path)
+            if self.read_only:
+                self.conn = _connect_read_only(self.path)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA busy_timeout=30000")
             self._migrate()
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.DatabaseError as exc:
+            raise database_problem(exc, self.path) from exc
+        except OSError as exc:
             raise UserError(f"cannot open the library database {self.path}: {exc}") from exc
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -317,6 +380,11 @@ class Store:
                 f"the library database {self.path} has schema version {version}, newer than this "
                 f"segue understands ({SCHEMA_VERSION}); upgrade segue"
             )
+        if version < SCHEMA_VERSION and self.read_only:
+            raise UserError(
+                f"the library {self.path} is read-only and was made by an older segue: it "
+                "needs a one-time upgrade, which writes to it; make it writable once"
+            )
         for target in range(version, SCHEMA_VERSION):
             with self.transaction():
                 for statement in _split_sql(MIGRATIONS[target]):
@@ -328,7 +396,27 @@ class Store:
                 )
 
     def integrity_ok(self) -> bool:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return self.integrity_problem(quick=False) is None
+
+    def integrity_problem(self, quick: bool = True) -> str | None:
+        """None when SQLite finds the file sound, else its first complaint (one line).
+
+        ``quick``: ``PRAGMA quick_check`` (every page read, indexes not cross-checked: about a
+        second per few hundred MB), else the full ``integrity_check``."""
+        try:
+            rows = self.conn.execute(f"PRAGMA {'quick_check' if quick else 'integrity_check'}(1)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return " ".join(str(exc).split())
+        first = str(rows[0][0]) if rows else "no answer"
+        return None if first == "ok" else " ".join(first.split())
+
+    def change_marker(self) -> tuple:
+        """A cheap value that changes whenever tracks or analyses change (another process's
+        scan included): readers that cache what they built from the store compare it."""
+        return tuple(self.conn.execute(
+            "SELECT (SELECT count(*) FROM analyses), (SELECT max(analysed_at) FROM analyses), "
+            "(SELECT count(*) FROM tracks), (SELECT max(updated_at) FROM tracks)"
+        ).fetchone())  # fmt: skip
 
     # -- tracks -----------------------------------------------------------------------------
     def file_states(self) -> dict[str, tuple[int, int]]:

@@ -29,7 +29,12 @@ from mutagen.mp4 import MP4Tags
 from PIL import Image, UnidentifiedImageError
 
 MAX_TAG_CHARS = 1000
+#: A cover above either limit is not stored as it is (see :func:`load_cover`).
 MAX_COVER_BYTES = 16 * 1024 * 1024
+MAX_COVER_PIXELS = 40_000_000
+REDUCED_COVER_SIDE = 1500
+#: A folder image above this is not even read (an embedded picture is already in memory).
+MAX_FOLDER_IMAGE_BYTES = 128 * 1024 * 1024
 FOLDER_COVER_NAMES = ("cover", "folder", "front", "albumart", "album")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
 
@@ -278,20 +283,57 @@ def _asf_picture_bytes(blob: bytes) -> bytes | None:
         return None
 
 
-def load_cover(data: bytes) -> Cover | None:
-    """Validate image bytes with Pillow; None for anything that is not a usable image."""
-    if not data or len(data) > MAX_COVER_BYTES:
+def load_cover(data: bytes, warnings: list[str] | None = None) -> Cover | None:
+    """Validate image bytes with Pillow; None for anything that is not a usable image.
+
+    A cover over :data:`MAX_COVER_BYTES` or :data:`MAX_COVER_PIXELS` (a 24 MB scan, a
+    15000-pixel PNG) is not stored as it is: a JPEG is reduced to :data:`REDUCED_COVER_SIDE`
+    pixels (cheaply: the decoder scales while it reads) and kept; anything else is left out.
+    Either way ``warnings`` (when given) gets one line, so nothing is dropped unsaid.
+    """
+    if not data:
         return None
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
-            mime = Image.MIME.get(img.format or "", "application/octet-stream")
+            fmt = img.format or ""
+            mime = Image.MIME.get(fmt, "application/octet-stream")
+            too_big = len(data) > MAX_COVER_BYTES or width * height > MAX_COVER_PIXELS
+            if too_big:
+                reduced = _reduced_jpeg(img) if fmt == "JPEG" else None
+                note = f"cover {len(data) / 1e6:.1f} MB, {width}x{height}"
+                if reduced is None:
+                    if warnings is not None:
+                        warnings.append(f"{note}: over the cover limits "
+                                        f"({MAX_COVER_BYTES // 2**20} MB, {MAX_COVER_PIXELS // 10**6} Mpixels), "
+                                        "left out")  # fmt: skip
+                    return None
+                if warnings is not None:
+                    warnings.append(f"{note}: reduced to {REDUCED_COVER_SIDE} px for the library")
+                return load_cover(reduced)
             img.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        if warnings is not None:
+            warnings.append("cover left out: too many pixels to decode safely")
+        return None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
     if width < 1 or height < 1:
         return None
     return Cover(hashlib.sha256(data).hexdigest(), mime, width, height, data)
+
+
+def _reduced_jpeg(img: Image.Image) -> bytes | None:
+    """A big JPEG decoded at reduced scale (draft mode) and re-encoded, or None."""
+    try:
+        img.draft("RGB", (REDUCED_COVER_SIDE, REDUCED_COVER_SIDE))
+        small = img.convert("RGB")
+        small.thumbnail((REDUCED_COVER_SIDE, REDUCED_COVER_SIDE), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        small.save(out, "JPEG", quality=90)
+        return out.getvalue()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 @functools.lru_cache(maxsize=256)
@@ -313,18 +355,24 @@ def folder_cover_path(folder: Path) -> Path | None:
     return None
 
 
-def find_cover(path: Path, audio: mutagen.FileType | None) -> Cover | None:
-    """The track's cover: embedded front cover, any embedded picture, then a folder image."""
+def find_cover(path: Path, audio: mutagen.FileType | None,
+               warnings: list[str] | None = None) -> Cover | None:  # fmt: skip
+    """The track's cover: embedded front cover, any embedded picture, then a folder image.
+    A cover too big to keep is reduced or left out with a line in ``warnings``."""
     pictures = sorted(embedded_pictures(audio), key=lambda p: p[0] != 3)
     for _type, data in pictures:
-        cover = load_cover(data)
+        cover = load_cover(data, warnings)
         if cover is not None:
             return cover
     image_path = folder_cover_path(path.parent)
     if image_path is not None:
         try:
-            if image_path.stat().st_size <= MAX_COVER_BYTES:
-                return load_cover(image_path.read_bytes())
+            size = image_path.stat().st_size
+            if size > MAX_FOLDER_IMAGE_BYTES:  # not read at all: say so
+                if warnings is not None:
+                    warnings.append(f"{image_path.name}: {size / 1e6:.0f} MB, too big to use as a cover")
+                return None
+            return load_cover(image_path.read_bytes(), warnings)
         except OSError:
             return None
     return None

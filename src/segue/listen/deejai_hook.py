@@ -40,7 +40,7 @@ class DeejAIHook(BatchingHook):
         super().__init__(batch_slices)
         self.weights = Path(weights).expanduser()
         if not self.weights.exists():
-            raise UserError(f"--weights: no such file: {self.weights}")
+            raise UserError(f"no such Deej-AI weights file: {self.weights}")
         self.version = MODEL_VERSION
         self.device = device
         self._model: Any = None

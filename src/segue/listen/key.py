@@ -1,4 +1,4 @@
-"""Musical key (chroma + key profiles) and the Camelot wheel.
+"""Musical key from audio (chroma + key profiles); names and codes live in :mod:`.camelot`.
 
 Method (a template-matching key finder in the Krumhansl-Schmuckler family):
 
@@ -22,13 +22,18 @@ Camelot numbering: 8B = C major, 8A = A minor; +1 step = up a fifth.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 import numpy as np
 from scipy import signal
 
-from segue.errors import UserError
+from segue.listen.camelot import (  # noqa: F401 - the key finder's vocabulary, re-exported
+    camelot_compatible,
+    camelot_distance,
+    camelot_of,
+    key_of_camelot,
+    parse_camelot_or_key,
+)
 
 PITCH_NAMES_MAJOR = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 PITCH_NAMES_MINOR = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B"]
@@ -179,67 +184,3 @@ def estimate_key(y: np.ndarray, sr: int, profile: str = PROFILE) -> tuple[str | 
 def key_name(pc: int, mode: str) -> str:
     names = PITCH_NAMES_MINOR if mode == "minor" else PITCH_NAMES_MAJOR
     return f"{names[pc % 12]} {mode}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Camelot wheel
-
-
-def camelot_of(pc: int, mode: str) -> str:
-    """Camelot code of a key: C major -> 8B, A minor -> 8A."""
-    major_pc = pc % 12 if mode == "major" else (pc + 3) % 12
-    number = (7 * major_pc + 7) % 12 + 1
-    return f"{number}{'B' if mode == 'major' else 'A'}"
-
-
-def key_of_camelot(code: str) -> tuple[int, str]:
-    n, letter = int(code[:-1]), code[-1].upper()
-    major_pc = (7 * (n - 8)) % 12  # inverse of number = 7*pc + 8 (mod 12, 1-based)
-    if letter == "B":
-        return major_pc, "major"
-    return (major_pc - 3) % 12, "minor"
-
-
-_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY_RE = re.compile(
-    r"^\s*([A-Ga-g])\s*([#♯b♭]|sharp|flat)?\s*"
-    r"(m|min|minor|maj|major|M|moll|dur)?\s*$"
-)
-_CAMELOT_RE = re.compile(r"^\s*0?([1-9]|1[0-2])\s*([ABab])\s*$")
-
-
-def parse_camelot_or_key(text: str) -> str:
-    """Parse "8A", "08a", "Am", "A minor", "C#m", "Db major", "F♯ min", "C" (major) -> Camelot
-    code ("8A", ...). Raises :class:`UserError` for anything else."""
-    if not isinstance(text, str):
-        raise UserError(f"not a key or Camelot code: {text!r}")
-    m = _CAMELOT_RE.match(text)
-    if m:
-        return f"{int(m.group(1))}{m.group(2).upper()}"
-    m = _KEY_RE.match(text.replace("-", " "))
-    if not m:
-        raise UserError(f"not a key or Camelot code: {text!r} (try e.g. '8A', 'Am', 'A minor')")
-    pc = _LETTER_PC[m.group(1).upper()]
-    acc = m.group(2)
-    if acc in ("#", "♯", "sharp"):
-        pc += 1
-    elif acc in ("b", "♭", "flat"):
-        pc -= 1
-    q = m.group(3)
-    minor = q in ("m", "min", "minor", "moll")
-    return camelot_of(pc % 12, "minor" if minor else "major")
-
-
-def camelot_distance(a: str, b: str) -> int:
-    """Steps on the Camelot wheel: around the wheel within a ring, and 1 to change ring (the
-    relative major/minor). Accepts anything :func:`parse_camelot_or_key` does."""
-    ca, cb = parse_camelot_or_key(a), parse_camelot_or_key(b)
-    na, nb = int(ca[:-1]), int(cb[:-1])
-    d = abs(na - nb) % 12
-    d = min(d, 12 - d)
-    return d + (0 if ca[-1] == cb[-1] else 1)
-
-
-def camelot_compatible(a: str, b: str) -> bool:
-    """Harmonic-mixing rule: same key, +-1 on the same ring, or the relative major/minor."""
-    return camelot_distance(a, b) <= 1

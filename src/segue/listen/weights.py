@@ -16,7 +16,6 @@ Machines without a package index can import a wheel copied from elsewhere with
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -30,6 +29,7 @@ import numpy as np
 
 from segue.config import cache_dir
 from segue.errors import UserError
+from segue.files import atomic_path
 from segue.listen.tensorbundle import CheckpointError, read_bundle
 
 __all__ = [
@@ -118,17 +118,8 @@ def _model_variables(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _atomic_save(tensors: dict[str, np.ndarray], path: Path, metadata: dict[str, str]) -> None:
     from safetensors.numpy import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is ordinary user data
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def import_wheel(path: str | os.PathLike[str]) -> list[Path]:

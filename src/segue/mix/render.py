@@ -194,7 +194,7 @@ def render_mix(
     ``on_progress`` is called with the share rendered so far (0..1) after every block, for
     callers that show their own progress (the web app).
     """
-    from segue.playlist.export import atomic_write_text
+    from segue.files import atomic_write_text
     from segue.progress import Progress
 
     options = options or MixOptions()

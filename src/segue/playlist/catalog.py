@@ -12,10 +12,11 @@ The catalogue is immutable in spirit: build a new one when the library changes. 
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import InitVar, dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from segue.errors import UserError
 
 if TYPE_CHECKING:
     from segue.index import Index
+
+
+T = TypeVar("T")
+_MISSING = object()
 
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -41,6 +46,8 @@ def fold_text(s: str | None) -> str:
     """Case- and accent-insensitive form of a tag, for comparing artists and searching."""
     if not s:
         return ""
+    if s.isascii():  # most tags: nothing to decompose (5x faster on a million of them)
+        return " ".join(s.lower().split())
     s = unicodedata.normalize("NFKD", s)
     s = "".join(c for c in s if not unicodedata.combining(c))
     return " ".join(s.casefold().split())
@@ -92,6 +99,7 @@ class Catalog:
     artist: list[str] = field(default=None)  # type: ignore[assignment]
     album: list[str] = field(default=None)  # type: ignore[assignment]
     genre: list[str] = field(default=None)  # type: ignore[assignment]
+    cover: list[str | None] = field(default=None)  # type: ignore[assignment]  # content hashes
     duration: np.ndarray = field(default=None)  # type: ignore[assignment]
     year: np.ndarray = field(default=None)  # type: ignore[assignment]
     group: np.ndarray = field(default=None)  # type: ignore[assignment]
@@ -100,10 +108,17 @@ class Catalog:
     loudness_lufs: np.ndarray = field(default=None)  # type: ignore[assignment]
     camelot: list[str | None] = field(default=None)  # type: ignore[assignment]
     tags: dict[str, np.ndarray] | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    #: Where the default index is kept between processes (a saved catalogue sets it; see
+    #: :mod:`segue.playlist.snapshot`); None: built in memory each time.
+    index_file: str | None = field(default=None, repr=False)
+    #: The vectors are unit rows already (a saved catalogue): used as they are, bit for bit, so
+    #: an index saved for them still matches their fingerprint.
+    normalised: InitVar[bool] = False
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.vectors = normalise_rows(self.vectors)
+    def __post_init__(self, normalised: bool = False) -> None:
+        unit = (lambda x: np.ascontiguousarray(x, dtype=np.float32)) if normalised else normalise_rows
+        self.vectors = unit(self.vectors)
         n = self.vectors.shape[0]
         self.ids = np.asarray(self.ids, dtype=np.int64).reshape(-1)
         if self.ids.shape[0] != n:
@@ -113,7 +128,7 @@ class Catalog:
         for name in ("intro", "outro"):
             v = getattr(self, name)
             if v is not None:
-                v = normalise_rows(v)
+                v = unit(v)
                 if v.shape != self.vectors.shape:
                     raise ValueError(f"{name} has shape {v.shape}, expected {self.vectors.shape}")
                 setattr(self, name, v)
@@ -127,6 +142,9 @@ class Catalog:
             self.group = np.asarray(self.group, dtype=np.int64).reshape(-1)
             if self.group.shape[0] != n:
                 raise ValueError(f"group has {self.group.shape[0]} rows, expected {n}")
+        self.cover = [None] * n if self.cover is None else [c or None for c in self.cover]
+        if len(self.cover) != n:
+            raise ValueError(f"cover has {len(self.cover)} rows, expected {n}")
         if self.camelot is None:
             self.camelot = [None] * n
         else:
@@ -152,12 +170,21 @@ class Catalog:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    def cached(self, key: Hashable, build: Callable[[], T]) -> T:
+        """Data derived from this catalogue (an index, a search table, a layout), built by
+        ``build()`` on first use and kept as long as the catalogue lives.
+
+        Safe to call from several threads: each value is stored in one assignment, so a reader
+        sees it whole or not at all (two threads may both build it once; the first stored wins).
+        """
+        got = self._derived.get(key, _MISSING)
+        if got is _MISSING:
+            got = self._derived.setdefault(key, build())
+        return got  # type: ignore[return-value]
+
     def index_of(self, track_id: int) -> int:
         """Row index of a track id; ``KeyError`` if unknown."""
-        table = self._cache.get("id_to_row")
-        if table is None:
-            table = {int(t): i for i, t in enumerate(self.ids)}
-            self._cache["id_to_row"] = table
+        table = self.cached("id_to_row", lambda: {int(t): i for i, t in enumerate(self.ids)})
         return table[int(track_id)]
 
     def label(self, i: int) -> str:
@@ -173,24 +200,34 @@ class Catalog:
     @property
     def artist_codes(self) -> np.ndarray:
         """Int code per track for its (folded) artist; -1 when the artist is unknown."""
-        c = self._cache.get("artist_codes")
-        if c is None:
-            c = _codes([fold_text(a) for a in self.artist])
-            self._cache["artist_codes"] = c
-        return c
+        return self.cached("artist_codes", lambda: _codes([fold_text(a) for a in self.artist]))
 
     @property
     def album_codes(self) -> np.ndarray:
         """Int code per (artist, album); -1 when the album is unknown."""
-        c = self._cache.get("album_codes")
-        if c is None:
+        def build() -> np.ndarray:
             keys = [
                 (fold_text(ar) + "\x00" + fold_text(al)) if al else ""
                 for ar, al in zip(self.artist, self.album, strict=True)
             ]
-            c = _codes(keys)
-            self._cache["album_codes"] = c
-        return c
+            return _codes(keys)
+
+        return self.cached("album_codes", build)
+
+    def top_tags(self) -> list[str]:
+        """Each track's strongest tag (MusiCNN MSD), or "" where the track has none."""
+
+        def build() -> list[str]:
+            tags = self.tags or {}
+            if not tags:
+                return [""] * len(self)
+            names = list(tags)
+            m = np.column_stack([tags[k] for k in names])
+            m = np.where(np.isfinite(m), m, -1.0)
+            best = m.argmax(axis=1)
+            return [names[b] if m[i, b] >= 0 else "" for i, b in enumerate(best)]
+
+        return self.cached("top_tags", build)
 
     def transition_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(outro, intro) matrices, falling back to the whole-track vectors."""
@@ -207,11 +244,26 @@ class Catalog:
         from segue.index import Index
 
         key = ("index", hub_reduction, tuple(sorted(kwargs.items())))
-        idx = self._cache.get(key)  # type: ignore[call-overload]
-        if idx is None:
-            idx = Index(self.vectors, hub_reduction=hub_reduction, **kwargs)
-            self._cache[key] = idx  # type: ignore[index]
-        return idx
+        if self.index_file and hub_reduction == "none" and not kwargs:
+            return self.cached(key, self._saved_index)
+        return self.cached(key, lambda: Index(self.vectors, hub_reduction=hub_reduction, **kwargs))
+
+    def _saved_index(self) -> Index:
+        """The default index from :attr:`index_file`, or built and saved there. Only an ANN
+        index is worth keeping (it trains for minutes at 1M tracks); exact search is not."""
+        from segue.index import EXACT_THRESHOLD, Index
+
+        path = self.index_file
+        if path is None or len(self) <= EXACT_THRESHOLD:
+            return Index(self.vectors)
+        try:
+            return Index.load(path, self.vectors)
+        except UserError:
+            pass
+        index = Index(self.vectors)
+        with contextlib.suppress(OSError):
+            index.save(path)
+        return index
 
     def subset(self, rows: Sequence[int] | np.ndarray) -> Catalog:
         """A new catalogue with only ``rows`` (in that order)."""
@@ -234,6 +286,7 @@ class Catalog:
             artist=pick(self.artist),
             album=pick(self.album),
             genre=pick(self.genre),
+            cover=pick(self.cover),
             duration=pick(self.duration),
             year=pick(self.year),
             group=pick(self.group),

@@ -24,11 +24,9 @@ it is re-exported here for the callers that use a playlist as seeds.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from segue.errors import UserError
+from segue.files import atomic_write_text
 from segue.library.playlist_files import read_playlist
 
 __all__ = [
@@ -44,6 +43,7 @@ __all__ = [
     "PlaylistEntry",
     "atomic_write_text",
     "entries_from_catalog",
+    "playlist_text",
     "read_playlist",
     "write_playlist",
 ]
@@ -211,25 +211,16 @@ def _format_of(path: str, fmt: str | None) -> str:
     return FORMATS[ext]
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically: temp file in the same folder + replace."""
-    path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def playlist_text(entries: Sequence[Any], fmt: str, *, folder: str | None = None,
+                  absolute: bool = True, title: str | None = None) -> str:
+    """The text of a playlist file in ``fmt`` (m3u, m3u8, xspf, pls): paths relative to
+    ``folder`` where it holds them, else absolute (as :func:`write_playlist` writes them)."""
+    f = _format_of("", fmt)
+    items = [_entry(e) for e in entries]
+    for e in items:
+        if not e.path:
+            raise UserError("a playlist entry has no file path")
+    return _WRITERS[f](items, folder or os.sep, absolute or folder is None, title)
 
 
 def write_playlist(
@@ -242,12 +233,8 @@ def write_playlist(
     """Write ``entries`` (:class:`PlaylistEntry`, dicts, objects with ``.path``, or paths) to
     ``path``; returns the absolute path written.  See the module docstring."""
     out = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    f = _format_of(out, fmt)
-    items = [_entry(e) for e in entries]
-    for e in items:
-        if not e.path:
-            raise UserError("a playlist entry has no file path")
-    text = _WRITERS[f](items, os.path.dirname(out), absolute, title)
+    text = playlist_text(entries, _format_of(out, fmt), folder=os.path.dirname(out),
+                         absolute=absolute, title=title)  # fmt: skip
     try:
         atomic_write_text(out, text)
     except OSError as exc:

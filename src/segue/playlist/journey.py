@@ -28,8 +28,9 @@ import numpy as np
 from segue.errors import UserError
 from segue.index import Index
 from segue.playlist.catalog import Catalog, require_index
+from segue.playlist.history import History
 from segue.playlist.order import DEFAULT_WEIGHTS, TransitionWeights, transition_costs
-from segue.playlist.rules import History, Rules
+from segue.playlist.rules import Rules
 
 FETCH = 64
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from segue.errors import UserError
+from segue.listen.camelot import parse_camelot
 from segue.playlist.catalog import Catalog
-from segue.playlist.rules import parse_camelot
 
 ENERGY_ARCS = ("build", "peak", "wind-down")
 _KEY_COST = np.array([0.0, 0.2, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0], dtype=np.float32)
@@ -52,8 +52,7 @@ DEFAULT_WEIGHTS = TransitionWeights()
 
 
 def _camelot_arrays(catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
-    cached = catalog._cache.get("camelot_arrays")
-    if cached is None:
+    def build() -> tuple[np.ndarray, np.ndarray]:
         hour = np.full(len(catalog), -1, dtype=np.int64)
         letter = np.zeros(len(catalog), dtype=np.int64)
         for i, code in enumerate(catalog.camelot):
@@ -61,9 +60,9 @@ def _camelot_arrays(catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
             if p is not None:
                 hour[i] = p[0] - 1
                 letter[i] = p[1] == "B"
-        cached = (hour, letter)
-        catalog._cache["camelot_arrays"] = cached
-    return cached
+        return hour, letter
+
+    return catalog.cached("camelot_arrays", build)
 
 
 def transition_costs(

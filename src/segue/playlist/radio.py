@@ -63,8 +63,9 @@ import numpy as np
 from segue.errors import UserError
 from segue.index import Index
 from segue.playlist.catalog import Catalog, require_index
+from segue.playlist.history import History
 from segue.playlist.order import DEFAULT_WEIGHTS, TransitionWeights, transition_costs
-from segue.playlist.rules import History, Rules, fit_to_minutes
+from segue.playlist.rules import Rules, fit_to_minutes
 
 EXACT_RANKS = 256
 RANK_SAMPLE = 4096
@@ -286,11 +287,45 @@ class RadioSession:
         whole neighbourhood on one skip)."""
         last = self._played[-1]
         if last not in self.seeds and self.window and self.window[-1] == last:
-            skipped = self.window.pop()
-            if skipped not in self.negative:
-                self.negative.append(skipped)
-                self._neg_w.append(0.5)
+            self._steer_away(self.window.pop())
         return self.next()
+
+    def _steer_away(self, row: int) -> None:
+        if row not in self.negative:
+            self.negative.append(row)
+            self._neg_w.append(0.5)
+
+    @classmethod
+    def resume(
+        cls,
+        catalog: Catalog,
+        seeds: Sequence[int] | int,
+        history: Sequence[int] = (),
+        skipped: Iterable[int] = (),
+        **options: Any,
+    ) -> RadioSession:
+        """A session that has already played ``history`` (rows, oldest first), so a listener
+        whose state lives elsewhere (a web page, an MPD queue) can ask for what comes next.
+
+        Every track of ``history`` counts as played (never repeated while unplayed ones remain);
+        the ``skipped`` ones are handled as :meth:`skip` does: out of the query window, and a
+        soft negative seed, so the radio steers away from what was just skipped. ``options``
+        are :class:`RadioSession`'s keywords.
+        """
+        session = cls(catalog, seeds, **options)
+        skipped = set(skipped)
+        seed_set = set(session.seeds)
+        for row in history:
+            row = require_index(catalog, row, "history track")
+            if row in seed_set:
+                continue
+            session.history.add(row)
+            session._played.append(row)
+            if row in skipped:
+                session._steer_away(row)
+            else:
+                session.window.append(row)
+        return session
 
     def reseed(self, seeds: Sequence[int] | int) -> None:
         """Steer towards new seeds; played tracks stay played (no repeats across reseeds)."""
@@ -303,6 +338,55 @@ class RadioSession:
             if int(self.catalog.group[s]) not in self.history.groups:
                 self.history.add(s)
                 self._played.append(s)
+
+
+def next_picks(
+    catalog: Catalog,
+    seeds: Sequence[int],
+    history: Sequence[int],
+    k: int,
+    *,
+    skipped: Iterable[int] = (),
+    lookback: int = 3,
+    noise: float = 0.0,
+    rng: Any = None,
+) -> list[int]:
+    """Rows of the next ``k`` picks of an endless radio from ``seeds`` that has played
+    ``history`` (see :meth:`RadioSession.resume`; ``skipped`` steer away).
+
+    When the rules (artist gap, near-duplicates) leave no unplayed track, they are relaxed
+    before anything played is repeated; repeats come only once everything has played.
+    """
+    rng = _rng(rng)
+    skipped = set(skipped)
+    played = set(seeds) | set(history)
+    out: list[int] = []
+
+    def session(rules: Rules) -> RadioSession:
+        return RadioSession.resume(catalog, seeds, list(history) + out, skipped, lookback=lookback,
+                                   noise=noise, rules=rules, rng=rng)  # fmt: skip
+
+    for rules in (Rules(), Rules(artist_gap=0, near_dup_eps=0.0)):
+        current = session(rules)
+        while len(out) < k:
+            try:
+                row = current.next()
+            except StopIteration:
+                break
+            if row in played and len(played) < len(catalog):
+                break  # the session forgot its history: relax the rules first
+            played.add(row)
+            out.append(row)
+        if len(out) == k:
+            break
+    if len(out) < k:  # everything has been played: go round again (endless)
+        current = session(Rules(artist_gap=0))
+        while len(out) < k:
+            try:
+                out.append(current.next())
+            except StopIteration:
+                break
+    return out
 
 
 def radio(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,14 +27,15 @@ from typing import Any
 import numpy as np
 
 from segue.errors import UserError
+from segue.listen.camelot import camelot_steps, parse_camelot_or_key
 from segue.playlist.catalog import Catalog
+from segue.playlist.history import History, member, track_seconds
 
 Range = tuple[float | None, float | None]
 
 _NUM = r"-?\d+(?:\.\d+)?(?::\d{1,2}(?:\.\d+)?)?"
 _RANGE_RE = re.compile(rf"^\s*({_NUM})?\s*(?:\.\.|-|–|to)\s*({_NUM})?\s*$")
 _SINGLE_RE = re.compile(rf"^\s*({_NUM})\s*$")
-_CAMELOT_RE = re.compile(r"^\s*(1[0-2]|0?[1-9])\s*([ABab])\s*$")
 
 
 def _num(s: str) -> float:
@@ -47,14 +47,19 @@ def _num(s: str) -> float:
     return float(s)
 
 
-def parse_range(value: Any, name: str) -> Range | None:
+def parse_range(value: Any, name: str, clock: bool = False) -> Range | None:
     """``None``, a ``(lo, hi)`` pair or a string like ``"118-128"`` -> ``(lo, hi)``.
 
     Either end may be open (``"1990-"``, ``"..-8"``).  A single number means exactly that value.
-    Raises ``UserError`` naming the option when the text is not a range or lo > hi.
+    ``clock``: numbers may be ``m:ss`` (durations); otherwise ``:`` separates the ends, so
+    ``"-16:-6"`` is -16 to -6 (loudness is written that way).
+    Raises ``UserError`` naming the quantity when the text is not a range or lo > hi.
     """
     if value is None:
         return None
+    if isinstance(value, str) and not clock and value.count(":") == 1:
+        lo_text, hi_text = value.split(":")
+        value = f"{lo_text.strip()}..{hi_text.strip()}"
     if isinstance(value, str):
         m = _RANGE_RE.match(value)
         if m and (m.group(1) or m.group(2)):
@@ -79,29 +84,6 @@ def parse_range(value: Any, name: str) -> Range | None:
     return (lo, hi)
 
 
-def parse_camelot(code: str | None) -> tuple[int, str] | None:
-    """``"8A"`` -> ``(8, "A")``; ``None`` for missing or unreadable codes."""
-    if not code:
-        return None
-    m = _CAMELOT_RE.match(code)
-    if not m:
-        return None
-    return int(m.group(1)), m.group(2).upper()
-
-
-def camelot_steps(a: str | None, b: str | None) -> int | None:
-    """Moves on the Camelot wheel from key a to key b: hour distance (circular) + letter change.
-
-    0 = same key, 1 = compatible (adjacent hour or relative major/minor), None = unknown.
-    """
-    pa, pb = parse_camelot(a), parse_camelot(b)
-    if pa is None or pb is None:
-        return None
-    h = abs(pa[0] - pb[0]) % 12
-    h = min(h, 12 - h)
-    return h + (pa[1] != pb[1])
-
-
 def _in_range(x: np.ndarray, r: Range) -> np.ndarray:
     lo, hi = r
     ok = np.isfinite(x)
@@ -110,86 +92,6 @@ def _in_range(x: np.ndarray, r: Range) -> np.ndarray:
     if hi is not None:
         ok &= x <= hi
     return ok
-
-
-def _member(x: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """``np.isin`` without its sorting overhead for the small pools playlists have."""
-    if len(pool) == 0:
-        return np.zeros(len(x), dtype=bool)
-    if len(x) * len(pool) <= 65536:
-        return (x[:, None] == pool[None, :]).any(axis=1)
-    return np.isin(x, pool)
-
-
-class History:
-    """A playlist under construction, with the bookkeeping the sequential rules need."""
-
-    def __init__(self, catalog: Catalog, indices: Iterable[int] = ()) -> None:
-        self.catalog = catalog
-        self.indices: list[int] = []
-        self.groups: set[int] = set()
-        self.artists: Counter[int] = Counter()
-        self.albums: Counter[int] = Counter()
-        self._vecs = np.empty((16, catalog.dim), dtype=np.float32)
-        self._group_arr: np.ndarray | None = None
-        self.seconds = 0.0
-        for i in indices:
-            self.add(i)
-
-    def add(self, i: int) -> None:
-        c = self.catalog
-        i = int(i)
-        n = len(self.indices)
-        if n == len(self._vecs):
-            self._vecs = np.vstack([self._vecs, np.empty_like(self._vecs)])
-        self._vecs[n] = c.vectors[i]
-        self.indices.append(i)
-        self.groups.add(int(c.group[i]))
-        self._group_arr = None
-        a = int(c.artist_codes[i])
-        if a >= 0:
-            self.artists[a] += 1
-        al = int(c.album_codes[i])
-        if al >= 0:
-            self.albums[al] += 1
-        self.seconds += track_seconds(c, i)
-
-    def forget(self, keep_last: int) -> None:
-        """Drop all but the last ``keep_last`` tracks from the bookkeeping (for endless radio)."""
-        keep = self.indices[-keep_last:] if keep_last > 0 else []
-        self.__init__(self.catalog, keep)  # type: ignore[misc]
-
-    @property
-    def vectors(self) -> np.ndarray:
-        return self._vecs[: len(self.indices)]
-
-    def used(self, candidates: np.ndarray) -> np.ndarray:
-        """Boolean array: which candidates are (exact duplicates of) tracks already played."""
-        if self._group_arr is None:
-            self._group_arr = np.fromiter(self.groups, dtype=np.int64, count=len(self.groups))
-        return _member(self.catalog.group[candidates], self._group_arr)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __contains__(self, i: object) -> bool:
-        return i in set(self.indices)
-
-
-def track_seconds(catalog: Catalog, i: int) -> float:
-    """A track's duration, or the library's median duration (240 s if none known)."""
-    d = catalog.duration[i]
-    if np.isfinite(d):
-        return float(d)
-    med = catalog._cache.get("median_duration")
-    if med is None:
-        known = catalog.duration[np.isfinite(catalog.duration)]
-        med = float(np.median(known)) if len(known) else 240.0
-        catalog._cache["median_duration"] = med
-    return med
 
 
 @dataclass
@@ -216,7 +118,7 @@ class Rules:
     sides: int = 1
 
     def __post_init__(self) -> None:
-        self.duration = parse_range(self.duration, "duration")
+        self.duration = parse_range(self.duration, "duration", clock=True)
         self.year = parse_range(self.year, "year")
         single_number = (
             isinstance(self.tempo, int | float) and not isinstance(self.tempo, bool)
@@ -233,8 +135,8 @@ class Rules:
                 self.tags = {str(k): float(v) for k, v in self.tags.items()}
             else:
                 self.tags = {str(t): self.tag_threshold for t in self.tags}
-        if self.key is not None and parse_camelot(self.key) is None:
-            raise UserError(f"key: {self.key!r} is not a Camelot code like 8A or 11B")
+        if self.key is not None:  # "Am", "A minor" and "8A" all mean 8A, as the analyser says
+            self.key = parse_camelot_or_key(self.key)
         for name in ("artist_gap",):
             v = getattr(self, name)
             if v is None or int(v) < 0:
@@ -257,22 +159,29 @@ class Rules:
 
     # --- static filters -----------------------------------------------------------------------
 
-    def allowed_mask(self, catalog: Catalog) -> np.ndarray:
-        """Boolean mask (n,) of tracks that pass every static filter."""
+    def filter_masks(self, catalog: Catalog) -> dict[str, np.ndarray]:
+        """One boolean mask (n,) per static filter in use, keyed by what it asks for (in words,
+        for messages: "tempo 146-154 BPM")."""
         n = len(catalog)
-        ok = np.ones(n, dtype=bool)
+        masks: dict[str, np.ndarray] = {}
+
+        def span(r: Range, unit: str) -> str:
+            lo, hi = r
+            text = f"{'' if lo is None else f'{lo:g}'}-{'' if hi is None else f'{hi:g}'}"
+            return f"{text} {unit}".rstrip()
+
         if self.duration is not None:
-            ok &= _in_range(catalog.duration, self.duration)
+            masks[f"duration {span(self.duration, 's')}"] = _in_range(catalog.duration, self.duration)
         if self.year is not None:
-            ok &= _in_range(catalog.year, self.year)
+            masks[f"year {span(self.year, '')}"] = _in_range(catalog.year, self.year)
         if self.loudness is not None:
-            ok &= _in_range(catalog.loudness_lufs, self.loudness)
+            masks[f"loudness {span(self.loudness, 'LUFS')}"] = _in_range(catalog.loudness_lufs, self.loudness)
         if self.tempo is not None:
             t_ok = _in_range(catalog.bpm, self.tempo)
             if self.half_double_time:
                 t_ok |= _in_range(catalog.bpm * 2, self.tempo)
                 t_ok |= _in_range(catalog.bpm / 2, self.tempo)
-            ok &= t_ok
+            masks[f"tempo {span(self.tempo, 'BPM')}"] = t_ok
         if self.tags:
             known = catalog.tags or {}
             for tag, thr in self.tags.items():
@@ -280,21 +189,48 @@ class Rules:
                     names = ", ".join(sorted(known)) or "none"
                     raise UserError(f"unknown tag {tag!r}; the library has: {names}")
                 probs = known[tag]
-                ok &= np.isfinite(probs) & (probs >= thr)
+                masks[f"tag {tag} >= {thr:g}"] = np.isfinite(probs) & (probs >= thr)
         if self.key is not None:
-            ok &= self._key_mask(catalog)
+            what = f"key {self.key}" + (" or a neighbour" if self.compatible_keys else "")
+            masks[what] = self._key_mask(catalog)
         if self.folder:
             prefix = os.path.normpath(os.path.abspath(os.path.expanduser(self.folder)))
             prefix = prefix.rstrip(os.sep) + os.sep
-            ok &= np.fromiter(
+            masks[f"folder {self.folder}"] = np.fromiter(
                 ((os.path.normpath(p) + os.sep).startswith(prefix) if p else False
                  for p in catalog.path),
                 dtype=bool,
                 count=n,
-            )
+            )  # fmt: skip
         if self.exclude_ids:
-            ok &= ~np.isin(catalog.ids, np.fromiter(self.exclude_ids, dtype=np.int64))
+            masks["not excluded"] = ~np.isin(catalog.ids, np.fromiter(self.exclude_ids, dtype=np.int64))
+        return masks
+
+    def allowed_mask(self, catalog: Catalog) -> np.ndarray:
+        """Boolean mask (n,) of tracks that pass every static filter."""
+        ok = np.ones(len(catalog), dtype=bool)
+        for mask in self.filter_masks(catalog).values():
+            ok &= mask
         return ok
+
+    def shortfall(self, catalog: Catalog, wanted: int, got: int, seeds: int = 0) -> str:
+        """Why a playlist has ``got`` new tracks where ``wanted`` were asked, in one line."""
+        n = len(catalog)
+        masks = self.filter_masks(catalog)
+        head = f"{got} of the {wanted} tracks asked for"
+        if masks:
+            eligible = int(self.allowed_mask(catalog).sum())
+            each = "; ".join(f"{int(m.sum())} with {what}" for what, m in masks.items())
+            return f"{head}: {eligible} of {n} analysed tracks pass the filters ({each})"
+        if n - seeds < wanted:
+            return f"{head}: the library has only {n} analysed tracks"
+        rules = [f"no artist within {self.artist_gap} tracks"] if self.artist_gap else []
+        if self.max_per_artist:
+            rules.append(f"at most {self.max_per_artist} per artist")
+        if self.max_per_album:
+            rules.append(f"at most {self.max_per_album} per album")
+        rules.append("no near-duplicates")
+        return f"{head}: the rules ({', '.join(rules)}) left no more"
 
     def _key_mask(self, catalog: Catalog) -> np.ndarray:
         limit = 1 if self.compatible_keys else 0
@@ -353,7 +289,7 @@ class Rules:
         a = c.artist_codes[cand]
         if self.artist_gap > 0:
             recent = c.artist_codes[history.indices[-self.artist_gap :]]
-            ok &= ~((a >= 0) & _member(a, recent[recent >= 0]))
+            ok &= ~((a >= 0) & member(a, recent[recent >= 0]))
         if self.max_per_artist is not None and history.artists:
             counts = np.fromiter((history.artists.get(int(x), 0) for x in a), dtype=np.int64, count=len(a))
             ok &= (a < 0) | (counts < self.max_per_artist)

@@ -24,8 +24,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from segue import __version__
-from segue.errors import DecodeError, UserError
-from segue.web.state import AppState, NotReady, TrackNotFound
+from segue.api import NotReady, TrackNotFound, UnsupportedAudio, UserError, user_error_for
+from segue.web.state import AppState
 
 STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "segue_token"
@@ -165,13 +165,13 @@ def create_app(db_path: str | Path, token: str | None = None, catalog: Any = Non
     async def _not_ready(request: Request, exc: NotReady) -> JSONResponse:
         return _error(409, str(exc))
 
+    @app.exception_handler(UnsupportedAudio)
+    async def _not_audio(request: Request, exc: UnsupportedAudio) -> JSONResponse:
+        return _error(415, str(exc))
+
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> JSONResponse:
         return _error(400, str(exc))
-
-    @app.exception_handler(DecodeError)
-    async def _decode_error(request: Request, exc: DecodeError) -> JSONResponse:
-        return _error(422, f"cannot read that audio: {exc}")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -187,6 +187,9 @@ def create_app(db_path: str | Path, token: str | None = None, catalog: Any = Non
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        problem = user_error_for(exc, db_path)  # a damaged or busy library: say so, not "bug"
+        if problem is not None:
+            return _error(503, str(problem))
         log.exception("internal error on %s", request.url.path)
         return _error(500, f"internal error: {type(exc).__name__}")
 

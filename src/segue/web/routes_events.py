@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from segue.web.deps import State
-from segue.web.state import TrackNotFound
 
 router = APIRouter(tags=["events"])
 
@@ -23,11 +22,7 @@ class PlayEventIn(BaseModel):
 @router.post("/events", status_code=201)
 def record(ev: PlayEventIn, st: State) -> dict:
     """Record one event in the library's ``plays`` table."""
-    store = st.library().store
-    track = store.track(ev.track_id)
-    if track is None:
-        raise TrackNotFound(f"no track with id {ev.track_id}")
-    store.record_play(track.id, track.audio_hash, ev.event, ev.position_s, ev.duration_s)
+    st.raw_library().record_play(ev.track_id, ev.event, ev.position_s, ev.duration_s)
     return {"ok": True}
 
 
@@ -37,7 +32,7 @@ def recent(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     """The most recent events, newest first."""
-    plays = st.library().store.plays(limit=limit)
+    plays = st.raw_library().plays(limit=limit)
     return {
         "events": [
             {"track_id": p.track_id, "event": p.event, "position_s": p.position_s,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import secrets
@@ -44,18 +43,14 @@ class ExportRequest(BaseModel):
 @router.post("/journey")
 def journey(req: JourneyRequest, st: State) -> dict:
     """Every waypoint in order with ``steps`` tracks between each pair (as ``segue journey``)."""
-    from segue.playlist.journey import journey as plan
-
-    view = st.view()
+    lib = st.library()
     # rows straight to the engine: an id is never read as seed text (fuzzy match, a file named
     # like it in the server's cwd); an unknown id is a 404
-    result = plan(view.catalog, [view.row(i) for i in req.waypoints], req.steps)
-    out = []
-    for step in result.steps:
-        t = view.track(step.index)
-        t["waypoint"] = bool(step.waypoint)
-        t["segment"] = int(step.segment)
-        out.append(t)
+    result = lib.journey_from_rows([lib.row(i) for i in req.waypoints], req.steps)
+    out = lib.rows_json(result.rows, paths=False)
+    for track, step in zip(out, result.steps, strict=True):
+        track["waypoint"] = bool(step["waypoint"])
+        track["segment"] = int(step["segment"])
     return {"tracks": out}
 
 
@@ -67,19 +62,10 @@ def _safe_name(name: str) -> str:
 @router.post("/export")
 def export(req: ExportRequest, st: State) -> Response:
     """The tracks as a playlist file to download (absolute paths: it is for this machine)."""
-    lib, view = st.request_library()
-    rows = [view.row(i) for i in req.ids]
+    lib = st.library()
+    rows = [lib.row(i) for i in req.ids]
     name = _safe_name(req.name)
-    folder = tempfile.mkdtemp(prefix="segue-export-")
-    target = os.path.join(folder, f"playlist.{req.format}")
-    try:
-        written = lib.write_playlist(rows, target, absolute=True)
-        data = written.read_bytes()
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(target)
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+    data = lib.playlist_text(rows, req.format, absolute=True, title=name).encode("utf-8")
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     return Response(
         data,
@@ -121,16 +107,14 @@ def _forget_old_jobs() -> None:
 
 
 def _render(job: MixJob, st: Any, paths: list[str], fade: float) -> None:
-    from segue.commands.mix import mix_paths
-
     def progress(share: float) -> None:
         job.progress = round(share, 3)
 
     try:
         # a thread of its own, used once: its connection is closed with it, not kept per thread
         with Library.open(st.db_path) as lib:
-            mix_paths(lib, paths, job.path, title="segue journey", progress=False,
-                      on_progress=progress, fade=fade)  # fmt: skip
+            lib.mix(paths, job.path, title="segue journey", progress=False,
+                    on_progress=progress, fade=fade)  # fmt: skip
         job.progress, job.state = 1.0, "done"
     except Exception as exc:  # noqa: BLE001 - reported to the page, never raised into a thread
         job.state, job.error = "error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -139,9 +123,8 @@ def _render(job: MixJob, st: Any, paths: list[str], fade: float) -> None:
 @router.post("/mix", status_code=202)
 def mix(req: MixRequest, st: State) -> dict:
     """Start rendering the tracks as one continuous mix; poll ``/api/mix/{job}``."""
-    _, view = st.request_library()
-    rows = [view.row(i) for i in req.ids]  # 404 for an unknown id
-    paths = [view.catalog.path[r] for r in rows]
+    lib = st.library()
+    paths = [lib.catalog().path[lib.row(i)] for i in req.ids]  # 404 for an unknown id
     with _JOBS_LOCK:
         if sum(j.state == "running" for j in _JOBS.values()) >= MAX_RUNNING_MIXES:
             raise HTTPException(429, "two mixes are already rendering; try again when one is done")

@@ -9,9 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 
+from segue.api import NotReady
 from segue.web.deps import State
-from segue.web.search import search
-from segue.web.state import NotReady, TrackNotFound
 
 router = APIRouter(tags=["library"])
 
@@ -34,10 +33,9 @@ TrackId = Annotated[int, Query(ge=1, le=2**62)]
 @router.get("/status")
 def status(st: State) -> dict:
     """How many tracks the library holds and how many the player can use (analysed)."""
-    lib = st.library()
-    tracks = lib.store.count_tracks()
+    tracks = st.raw_library().count_tracks()
     try:
-        analysed = len(st.view().catalog)
+        analysed = len(st.library().catalog())
     except NotReady:  # nothing analysed yet is a state, not an error, here; a bug stays a 500
         analysed = 0
     return {"tracks": tracks, "analysed": analysed, "db": os.path.basename(str(st.db_path))}
@@ -50,15 +48,15 @@ def search_tracks(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict:
     """Tracks whose title, artist or album contain every word typed (empty: the library)."""
-    view = st.view()
-    return {"tracks": [view.track(r) for r in search(view.catalog, q, limit)]}
+    lib = st.library()
+    return {"tracks": lib.rows_json(lib.search(q, limit), paths=False)}
 
 
 @router.get("/tracks/{track_id}")
 def track(track_id: int, st: State) -> dict:
     """One analysed track."""
-    view = st.view()
-    return view.track(view.row(track_id))
+    lib = st.library()
+    return lib.rows_json([lib.row(track_id)], paths=False)[0]
 
 
 @router.get("/tracks/{track_id}/audio", response_class=FileResponse)
@@ -67,14 +65,10 @@ def audio(track_id: int, st: State) -> FileResponse:
 
     Only files the library knows are served, by id: no path ever comes from the request.
     """
-    row = st.library().store.track(track_id) if 0 < track_id < 2**62 else None
-    if row is None:
-        raise TrackNotFound(f"no track with id {track_id}")
-    if not os.path.isfile(row.path):
-        raise HTTPException(404, f"the file of track {track_id} is gone; rescan the library")
+    path, fmt = st.raw_library().track_file(track_id)
     return FileResponse(
-        row.path,
-        media_type=MEDIA_TYPES.get(row.format, "application/octet-stream"),
+        path,
+        media_type=MEDIA_TYPES.get(fmt or "", "application/octet-stream"),
         headers={"Cache-Control": "private, max-age=3600"},
     )
 
@@ -82,9 +76,7 @@ def audio(track_id: int, st: State) -> FileResponse:
 @router.get("/covers/{digest}")
 def cover(digest: str, st: State) -> Response:
     """A cover image by its content hash (as found in a track's ``cover``)."""
-    if not _HASH_RE.match(digest):
-        raise HTTPException(404, "no such cover")
-    got = st.library().store.cover(digest.lower())
+    got = st.raw_library().cover_image(digest) if _HASH_RE.match(digest) else None
     if got is None:
         raise HTTPException(404, "no such cover")
     mime, data = got
@@ -100,6 +92,7 @@ def similar(
     n: Annotated[int, Query(ge=1, le=200)] = 10,
 ) -> dict:
     """The ``n`` nearest tracks by listening (the same call as ``segue similar``)."""
-    lib, view = st.request_library()
+    lib = st.library()
     # by row, never as seed text: an id is not a fuzzy search nor a file in the server's cwd
-    return {"seed": id, "tracks": view.scored(*lib.similar_rows(view.row(id), n))}
+    rows, scores = lib.similar_rows(lib.row(id), n)
+    return {"seed": id, "tracks": lib.rows_json(rows, scores, paths=False)}

@@ -1,15 +1,14 @@
 """Radio: the next picks for a listener, from what they have heard so far (stateless).
 
-The page keeps the state (seeds, history, skips, the two knobs) and posts it; the server
-rebuilds a :class:`~segue.playlist.radio.RadioSession` with that history and draws the next
+The page keeps the state (seeds, history, skips, the two knobs) and posts it; the library
+resumes a radio with that history (:meth:`segue.api.Library.radio_next`) and draws the next
 ``k`` tracks. So any number of tabs and restarts of the server are fine, and "no repeats" is
-exactly the history the page sent (the session forgets the oldest half only when every track
-has been played: endless).
+exactly the history the page sent (played tracks come round again only when every track has
+been played: endless).
 """
 
 from __future__ import annotations
 
-import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -30,64 +29,13 @@ class RadioRequest(BaseModel):
     random_seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
 
 
-def _session(catalog, seeds: list[int], history: list[int], skipped: set[int], lookback: int,
-             noise: float, rules, rng):  # fmt: skip
-    from segue.playlist.radio import RadioSession
-
-    session = RadioSession(catalog, seeds, lookback=lookback, noise=noise, rules=rules, rng=rng)
-    seed_set = set(seeds)
-    for row in history:
-        if row in seed_set:
-            continue
-        session.history.add(row)
-        if row not in skipped:
-            session.window.append(row)
-    return session
-
-
-def next_picks(catalog, seeds: list[int], history: list[int], skipped: set[int], lookback: int,
-               noise: float, k: int, rng=None) -> list[int]:  # fmt: skip
-    """Catalogue rows of the next ``k`` picks after ``history`` (rows), radio from ``seeds``.
-
-    Skipped tracks count as played (no repeat) but leave the query window: they do not steer.
-    When the playlist rules (artist gap, near-duplicates) leave no unplayed track, they are
-    relaxed before anything played is repeated; repeats come only once everything has played.
-    """
-    from segue.playlist.rules import Rules
-
-    rng = np.random.default_rng(rng)
-    played = set(seeds) | set(history)
-    out: list[int] = []
-    for rules in (Rules(), Rules(artist_gap=0, near_dup_eps=0.0)):
-        session = _session(catalog, seeds, history + out, skipped, lookback, noise, rules, rng)
-        while len(out) < k:
-            try:
-                row = session.next()
-            except StopIteration:
-                break
-            if row in played and len(played) < len(catalog):
-                break  # the session forgot its history: relax the rules first
-            played.add(row)
-            out.append(row)
-        if len(out) == k:
-            break
-    if len(out) < k:  # everything has been played: go round again (endless)
-        session = _session(catalog, seeds, history + out, skipped, lookback, noise, Rules(artist_gap=0), rng)
-        while len(out) < k:
-            try:
-                out.append(session.next())
-            except StopIteration:
-                break
-    return out
-
-
 @router.post("/radio")
 def radio(req: RadioRequest, st: State) -> dict:
-    """The next ``k`` tracks of a keep-on / drunk radio from ``seeds`` after ``history``."""
-    view = st.view()
-    seeds = [view.row(i) for i in dict.fromkeys(req.seeds)]
+    """The next ``k`` tracks of a keep-on / drunk radio from ``seeds`` after ``history``;
+    skipped tracks are never played again and steer the radio away from themselves."""
+    lib = st.library()
+    seeds = [lib.row(i) for i in dict.fromkeys(req.seeds)]
     # tracks removed by a rescan since the page played them are simply forgotten
-    history = view.known_rows(req.history)
-    skipped = set(view.known_rows(req.skipped))
-    rows = next_picks(view.catalog, seeds, history, skipped, req.lookback, req.noise, req.k, req.random_seed)
-    return {"tracks": [view.track(r) for r in rows]}
+    rows = lib.radio_next(seeds, lib.known_rows(req.history), req.k, skipped=lib.known_rows(req.skipped),
+                          lookback=req.lookback, noise=req.noise, rng=req.random_seed)  # fmt: skip
+    return {"tracks": lib.rows_json(rows, paths=False)}

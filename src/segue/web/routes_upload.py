@@ -1,8 +1,8 @@
 """Outside audio as a seed: a dropped-in file, or ~10 s of the room from the microphone.
 
-The upload is streamed to a temporary file (size-capped), its format is checked from its bytes
-(:func:`segue.audio.formats.sniff_format`, not the name or the declared type), it is analysed
-with the same pipeline as a scan (:func:`segue.listen.pipeline.analyse_file`) and deleted.
+The upload is streamed to a temporary file (size-capped) and handed to
+:meth:`segue.api.Library.outside_vector`, which checks its format from its bytes (not the name
+or the declared type) and analyses it with the same pipeline as a scan; then it is deleted.
 Nothing is added to the library. The answer is the nearest library tracks; the page starts a
 radio from the best one (an outside file stands for its nearest track, as in the CLI).
 """
@@ -17,7 +17,6 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 
-from segue.audio.formats import NotAudioError, sniff_format
 from segue.web.deps import State
 from segue.web.state import AppState
 
@@ -51,35 +50,19 @@ def _save(upload: UploadFile) -> str:
     return path
 
 
-def analyse_upload(upload: UploadFile) -> np.ndarray:
-    """The unit track vector of an uploaded audio file (the file is deleted afterwards)."""
-    from segue.listen.pipeline import analyse_outside
-
+def _upload_vector(st: AppState, upload: UploadFile) -> np.ndarray:
+    """The uploaded audio's unit track vector, after failing fast (409) on an empty library:
+    the analysis is the expensive part. The temporary file is deleted whatever happens.
+    (Oversize bodies never get here: the app's middleware refuses them from their
+    Content-Length before any byte is read.)"""
+    lib = st.library()
+    lib.catalog()
     path = _save(upload)
     try:
-        try:
-            sniff_format(path)
-        except NotAudioError as exc:
-            raise HTTPException(415, f"not a supported audio file: {exc}") from None
-        vector = analyse_outside(path)["track"]  # the process's one outside pipeline
+        return lib.outside_vector(path)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
-    vector = np.asarray(vector, dtype=np.float32)
-    return vector / (float(np.linalg.norm(vector)) or 1.0)
-
-
-def _upload_vector(st: AppState, upload: UploadFile) -> np.ndarray:
-    """The uploaded audio's unit track vector, after failing fast (409) on an empty library:
-    the analysis is the expensive part. (Oversize bodies never get here: the app's middleware
-    refuses them from their Content-Length before any byte is read.)"""
-    st.view()
-    return analyse_upload(upload)
-
-
-def _nearest(st: AppState, vector: np.ndarray, n: int) -> list[dict]:
-    lib, view = st.request_library()
-    return view.scored(*lib.similar_rows(None, n, vector))
 
 
 @router.post("/seed")
@@ -90,7 +73,9 @@ def seed_from_file(
 ) -> dict:
     """Analyse a dropped-in audio file and return the library tracks nearest to it."""
     vector = _upload_vector(st, file)
-    return {"name": os.path.basename(file.filename or "upload"), "tracks": _nearest(st, vector, n)}
+    lib = st.library()
+    tracks = lib.rows_json(*lib.similar_rows(None, n, vector), paths=False)
+    return {"name": os.path.basename(file.filename or "upload"), "tracks": tracks}
 
 
 @router.post("/listen")
@@ -106,10 +91,10 @@ def listen(
     (other copies of the same recording) excluded.
     """
     vector = _upload_vector(st, file)
-    lib, view = st.request_library()
+    lib = st.library()
     best, score = lib.similar_rows(None, 1, vector)
     if not best:
         return {"match": None, "next": []}
     # the recording's neighbours, without the match nor other copies of the same recording
-    following = view.scored(*lib.similar_rows(best[0], n, vector))
-    return {"match": view.scored(best, score)[0], "next": following}
+    following = lib.rows_json(*lib.similar_rows(best[0], n, vector), paths=False)
+    return {"match": lib.rows_json(best, score, paths=False)[0], "next": following}

@@ -1,0 +1,117 @@
+"""A fresh `segue playlist` on a big library: the first process (which builds the catalogue and
+index and saves them beside the library) against the next ones (which map the snapshot back).
+
+    python bench/big_library.py --sizes 100000 1000000 --runs 3
+
+Per size a synthetic library is written once with the real Store (200-d track vectors, intro,
+outro, 50 tag probabilities and a descriptors document per track, tracks in albums of
+artists) under ``bench/out/big/``; then ``segue --db LIB playlist <id> -n 20 --json`` runs as a
+fresh process: first with no snapshot (what the first command after a scan pays), then ``--runs``
+times with it. Reported: wall seconds and peak RSS (the child's ``ru_maxrss``), medians. The
+baseline in the same run is the first (cold) process; the figure is how much of it a later
+process still pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from segue.library.store import Store  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "big"
+
+
+def build(n: int, path: Path, d: int = 200, seed: int = 0) -> None:
+    """A synthetic analysed library of ``n`` tracks (album structure so playlists mean something)."""
+    rng = np.random.default_rng(seed)
+    store = Store(path)
+    n_albums = max(1, n // 10)
+    centres = rng.standard_normal((n_albums, d)).astype(np.float32)
+    chunk = 20_000
+    started = time.perf_counter()
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        album = np.arange(start, stop) // 10
+        vecs = centres[album] + 0.6 * rng.standard_normal((stop - start, d)).astype(np.float32)
+        tags = rng.random((stop - start, 50)).astype(np.float32)
+        with store.transaction():
+            for j, i in enumerate(range(start, stop)):
+                h = f"{i:032x}"
+                store.insert_track({
+                    "path": f"/music/artist{album[j] // 5:06d}/album{album[j]:07d}/{i % 10:02d}.flac",
+                    "size": 1, "mtime_ns": 1, "audio_hash": h, "format": "flac", "codec": "flac",
+                    "duration": float(120 + i % 300), "title": f"Track {i}",
+                    "artist": f"Artist {album[j] // 5}", "album": f"Album {album[j]}",
+                })  # fmt: skip
+                v = vecs[j]
+                store.record_analysis(h, "musicnn", "bench", {
+                    "track": v, "intro": v, "outro": v, "tags_msd": tags[j],
+                })  # fmt: skip
+                store.put_descriptors(h, {"bpm": float(70 + i % 100), "bpm_confidence": 0.8,
+                                          "loudness_lufs": -10.0 - i % 8, "camelot": f"{1 + i % 12}A"})  # fmt: skip
+        print(f"  {stop}/{n} tracks written ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    store.close()
+
+
+def run_once(db: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one fresh `segue playlist` process."""
+    import tempfile
+
+    cmd = [sys.executable, "-m", "segue.cli", "--db", str(db), "playlist", "1", "-n", "20", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            raise SystemExit(err.read().decode())
+        assert len(json.loads(out.read())) == 21
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for n in args.sizes:
+        db = OUT / f"lib-{n}.db"
+        if not db.exists():
+            print(f"writing a {n}-track library to {db}", file=sys.stderr)
+            build(n, db)
+        shutil.rmtree(db.with_name(db.name + ".catalog"), ignore_errors=True)
+        cold = run_once(db)  # builds the catalogue and the index, saves both
+        warm = [run_once(db) for _ in range(args.runs)]
+        results[n] = {
+            "cold_s": round(cold[0], 2), "cold_rss_mb": round(cold[1]),
+            "warm_s": round(statistics.median(w for w, _ in warm), 2),
+            "warm_rss_mb": round(statistics.median(r for _, r in warm)),
+            "warm_share_of_cold": round(statistics.median(w for w, _ in warm) / cold[0], 3),
+        }  # fmt: skip
+        print(f"{n:>8} tracks: first process {cold[0]:.1f} s ({cold[1]:.0f} MB), "
+              f"next ones {results[n]['warm_s']:.1f} s ({results[n]['warm_rss_mb']} MB): "
+              f"{results[n]['warm_share_of_cold']:.2f} of the first")  # fmt: skip
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
