@@ -37,6 +37,11 @@ from segue.library.store import Store
 HELD_OUT_SHARE = 0.1
 MIN_CONTEXTS_FOR_HELD_OUT = 10
 FOLDS_BELOW = 100
+#: Fewer tracks in contexts than this are too few to learn from (the chance level of a handful
+#: of tracks says nothing), and a space needs two directions at least (in one, every cosine is
+#: +1 or -1: no ranking left).
+MIN_TRACKS_IN_CONTEXTS = 30
+MIN_DIMS = 2
 #: Largest context scored whole by the held-out loss; bigger ones are sampled.
 LOSS_SAMPLE = 256
 
@@ -109,11 +114,14 @@ def learn(
     summary.tracks_in_contexts = len(ctx.covered())
 
     model = None
-    if len(hashes) < 3:
-        summary.reason = "fewer than 3 analysed tracks: nothing to learn from"
-    elif not ctx.contexts and not ctx.negatives:
+    if not ctx.contexts:
         summary.reason = (
             "no usable signal (no albums, folders of several tracks, playlist files or plays)"
+        )
+    elif summary.tracks_in_contexts < MIN_TRACKS_IN_CONTEXTS:
+        summary.reason = (
+            f"too little to learn from: {summary.tracks_in_contexts} tracks in albums, folders, "
+            f"playlists or sessions (at least {MIN_TRACKS_IN_CONTEXTS} needed)"
         )
     else:
         if held_out and len(ctx.contexts) >= MIN_CONTEXTS_FOR_HELD_OUT:
@@ -124,6 +132,10 @@ def learn(
         summary.epochs = epochs
         if head is None:
             summary.reason = "the contexts carry no signal the audio follows beyond chance"
+        elif head.dims < MIN_DIMS:
+            summary.reason = (
+                "the contexts support one direction only beyond chance: too little for a space"
+            )
         else:
             version = current_inputs_version(store)
             model = LearnedModel(head, version, fingerprint(hashes, x, version))

@@ -102,6 +102,7 @@ class ScanReport:
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    learned: dict[str, object] | None = None  # the training that followed the scan (segue.learn)
 
     def as_dict(self) -> dict[str, object]:
         data = dict(self.__dict__)

@@ -411,11 +411,13 @@ class Store:
         return None if first == "ok" else " ".join(first.split())
 
     def change_marker(self) -> tuple:
-        """A cheap value that changes whenever tracks or analyses change (another process's
-        scan included): readers that cache what they built from the store compare it."""
+        """A cheap value that changes whenever tracks, analyses or the learned model change
+        (another process's scan or training included): readers that cache what they built from
+        the store compare it."""
         return tuple(self.conn.execute(
             "SELECT (SELECT count(*) FROM analyses), (SELECT max(analysed_at) FROM analyses), "
-            "(SELECT count(*) FROM tracks), (SELECT max(updated_at) FROM tracks)"
+            "(SELECT count(*) FROM tracks), (SELECT max(updated_at) FROM tracks), "
+            "(SELECT count(*) FROM learned_models), (SELECT max(trained_at) FROM learned_models)"
         ).fetchone())  # fmt: skip
 
     # -- tracks -----------------------------------------------------------------------------
