@@ -94,7 +94,11 @@ def forget_model(store: Store) -> None:
     _forget(store)
 
 
-_CACHE: dict[str, tuple[tuple[str, float], LearnedModel]] = {}
+#: db path -> (stored row's (version, trained_at), the model, whether the library's vectors are
+#: of the analysis version it was fitted on). The version check is a GROUP BY over every
+#: analysis, so it is made when the stored row changes, not on every call (a rescan that
+#: changes the analysis version retrains at its end, which changes the row).
+_CACHE: dict[str, tuple[tuple[str, float], LearnedModel, bool]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -105,7 +109,8 @@ def _forget(store: Store) -> None:
 
 def load_model(store: Store) -> LearnedModel | None:
     """The library's usable model, or None: none stored, stored by another version of this code,
-    or fitted on vectors of another analysis version than the library's now."""
+    or fitted on vectors of another analysis version than the library's. Costs one small query
+    when the model was loaded before (see _CACHE)."""
     stamp = store.learned_model_stamp(MODEL_NAME)
     if stamp is None or stamp[0] != LEARN_VERSION:
         return None
@@ -113,14 +118,12 @@ def load_model(store: Store) -> LearnedModel | None:
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
-        model = cached[1]
-    else:
-        row = store.learned_model(MODEL_NAME)
-        if row is None or row.version != LEARN_VERSION:
-            return None
-        model = LearnedModel.from_row(row.data, row.version, row.trained_on, row.summary)
-        with _CACHE_LOCK:
-            _CACHE[key] = ((row.version, row.trained_at), model)
-    if model.inputs_version != current_inputs_version(store):
+        return cached[1] if cached[2] else None
+    row = store.learned_model(MODEL_NAME)
+    if row is None or row.version != LEARN_VERSION:
         return None
-    return model
+    model = LearnedModel.from_row(row.data, row.version, row.trained_on, row.summary)
+    usable = model.inputs_version == current_inputs_version(store)
+    with _CACHE_LOCK:
+        _CACHE[key] = ((row.version, row.trained_at), model, usable)
+    return model if usable else None
