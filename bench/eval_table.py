@@ -48,12 +48,17 @@ def main() -> None:
     parser.add_argument("--labels", default=str(CORPUS / "manifest.csv"))
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--learn", action="store_true", help="the learned-space table (issue 15)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="with --learn: the head's choices (shrinkage, inputs, weights, seeds)")  # fmt: skip
     args = parser.parse_args()
     print("command: python bench/eval_table.py " + " ".join(sys.argv[1:]))
     lib = Library.open(args.db)
     labels = load_labels(args.labels)
     if args.learn:
-        learn_table(lib, labels, args.k)
+        if args.sweep:
+            learn_sweep(lib, labels, args.k)
+        else:
+            learn_table(lib, labels, args.k)
         return
     base = lib.catalog()
     hash_of = {t.id: t.audio_hash for t in lib.store.tracks()}
@@ -157,6 +162,55 @@ def strict_precision(
         top = top[np.isfinite(sims[top])]
         out.append(float((genre[top] == genre[q]).mean()) if len(top) else float("nan"))
     return out
+
+
+def learn_sweep(lib: Library, labels, k: int) -> None:
+    """The head's choices, one at a time from the default: shrinkage (with the held-out loss
+    that would pick it), inputs, direction weights, the permutation null's seed."""
+    from segue.learn.contexts import build_contexts
+    from segue.learn.features import library_inputs
+    from segue.learn.head import fit_head
+    from segue.learn.track2vec import cooccurrence_factor
+    from segue.learn.train import held_out_loss
+
+    base = lib.catalog(features="musicnn")
+    by_id = {t.id: t for t in lib.store.tracks()}
+    hashes = [by_id[int(i)].audio_hash for i in base.ids]
+    _, x = library_inputs(lib.store, hashes)
+    ctx = build_contexts(lib.store, hashes)
+    factor = cooccurrence_factor(ctx)
+
+    def score(z: np.ndarray) -> str:
+        cat = dataclasses.replace(base, vectors=z, intro=None, outro=None)
+        r = evaluate(cat, labels, k, n_journeys=0)
+        return (f"{r['genre_precision_artist_album_filtered']['value']:.3f} "
+                f"| {r['hubness']['skewness']:.2f}")  # fmt: skip
+
+    print("| variant | style P@10 (other artist & album) | k-occ. skew | dims |")
+    print("|---|---:|---:|---:|")
+    for shrink in (None, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9):
+        head = fit_head(x, factor, shrinkage=shrink)
+        name = "Ledoit-Wolf (default)" if shrink is None else f"{shrink}"
+        print(f"| shrinkage {name} | {score(head(x))} | {head.dims} |", flush=True)
+    timbre = lib.store.vectors("musicnn", "timbre")
+    for name, cols in (("inputs: penultimate only", x[:, :200]),
+                       ("inputs: penultimate + tags + timbre",
+                        np.hstack([x, np.stack([timbre[h] for h in hashes])]))):  # fmt: skip
+        head = fit_head(cols, factor)
+        print(f"| {name} | {score(head(cols))} | {head.dims} |", flush=True)
+    head = fit_head(x, factor)
+    # the same directions weighted by sqrt(excess over chance) instead of 1 / sqrt(1 - share)
+    unweighted = head.projection * np.sqrt(1 - np.minimum(head.rho, 0.99))
+    excess = np.sqrt((head.rho - head.chance) / (1 - head.chance))
+    z = ((x - head.mean) / head.scale) @ (unweighted * excess)
+    print(f"| weights sqrt(excess over chance) | {score(z)} | {head.dims} |")
+    for seed in range(1, 6):
+        h = fit_head(x, factor, seed=seed)
+        print(f"| permutation null seed {seed} | {score(h(x))} | {h.dims} |", flush=True)
+    for shrink in (None, 0.5, 0.9):
+        loss = held_out_loss(x, ctx, lib.store, hashes, "cooccurrence", 0, "cpu", shrinkage=shrink)
+        print(f"held-out loss at shrinkage {shrink or 'Ledoit-Wolf'}: learned {loss['learned']}, "
+              f"pretrained {loss['pretrained']}")
 
 
 def learn_table(lib: Library, labels, k: int) -> None:

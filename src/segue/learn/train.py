@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -155,9 +156,10 @@ def learn(
 
 
 def fit(
-    x: np.ndarray, ctx: Contexts, method: str, seed: int, device: str
+    x: np.ndarray, ctx: Contexts, method: str, seed: int, device: str, **head_options: Any
 ) -> tuple[AudioHead | None, int]:
-    """Track2Vec then the head; (head or None, epochs of the Track2Vec training)."""
+    """Track2Vec then the head; (head or None, epochs of the Track2Vec training).
+    ``head_options`` go to :func:`~segue.learn.head.fit_head` (the benchmarks' sweeps)."""
     negatives = None
     if ctx.negatives:
         a, b, w = (np.array(v) for v in zip(*ctx.negatives, strict=True))
@@ -169,7 +171,7 @@ def fit(
     else:
         factor = cooccurrence_factor(ctx)
         epochs = 0
-    return fit_head(x, factor, negatives, seed=seed, device=device), epochs
+    return fit_head(x, factor, negatives, seed=seed, device=device, **head_options), epochs
 
 
 def held_out_loss(
@@ -180,6 +182,7 @@ def held_out_loss(
     method: str,
     seed: int,
     device: str,
+    **head_options: Any,
 ) -> dict[str, object]:
     """Fit without some contexts, then score how close the tracks of each left-out context lie:
     mean squared distance between them over that of random pairs (1 = no better than chance,
@@ -200,7 +203,7 @@ def held_out_loss(
         train = Contexts(ctx.hashes, [c for i, c in enumerate(ctx.contexts) if i not in out_ids],
                          ctx.negatives)  # fmt: skip
         held = [c for i, c in enumerate(ctx.contexts) if i in out_ids]
-        head, _ = fit(x, train, method, seed, device)
+        head, _ = fit(x, train, method, seed, device, **head_options)
         held_count += len(held)
         plain += spreads(base, held, rng)
         learned += spreads(head(x), held, rng) if head is not None else [float("nan")] * len(held)
