@@ -27,8 +27,10 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 # Re-resolve pyproject.toml's ranges to today's releases; run `make test`, commit both if green.
-lock: $(STAMP)
-	$(BIN)/python -m pip install -q pip-tools
+# (Only a virtualenv is needed: the lock is what a changed pyproject.toml is waiting for.)
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q pip==$(PIP_VERSION) pip-tools
 	$(BIN)/pip-compile -q --generate-hashes --no-emit-index-url --unsafe-package torch --extra test \
 	  --strip-extras --output-file $(LOCK) pyproject.toml
 
@@ -39,6 +41,14 @@ $(CHROMIUM):
 	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium) || \
 	  echo "warning: could not install chromium; browser tests will skip" >&2
 
+# The MPD tests drive Debian's mpd (a private instance: own port, socket and music folder, null
+# audio output); the system service it comes with is not started here.
+MPD := /usr/bin/mpd
+$(MPD):
+	(apt-get update -qq && apt-get install -y -qq --no-install-recommends mpd) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends mpd) || \
+	  echo "warning: could not install mpd; the MPD tests will skip" >&2
+
 setup: $(STAMP)
 
 run: $(STAMP)
@@ -47,7 +57,7 @@ run: $(STAMP)
 	$(BIN)/segue status
 	$(BIN)/segue serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(MPD)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 

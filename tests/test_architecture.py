@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
 FACES = {"cli": "cli", "commands": "cli", "web": "web", "integrations": "integrations",
          "beetsplug": "beets"}  # fmt: skip
 #: The only imports from one face into another: the CLI starting a long-running face.
-LAUNCHERS = {"segue.web.app", "segue.integrations.mpd"}
+LAUNCHERS = {"segue.web.app", "segue.integrations.mpd", "segue.integrations.subsonic"}
 
 
 def _unit(module: str) -> str:
@@ -45,23 +45,30 @@ def _layer(unit: str) -> int:
     raise AssertionError(f"segue.{unit} is in no layer: place it in LAYERS and ARCHITECTURE.md")
 
 
+def _file_imports(path: Path) -> list[tuple[str, int]]:
+    """(imported segue module, line) for every import in one file."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "segue":
+                targets = [f"segue.{a.name}" if a.name in {"api"} else "segue" for a in node.names]
+            else:
+                targets = [node.module]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        out.extend((t, node.lineno) for t in targets if t == "segue" or t.startswith("segue."))
+    return out
+
+
 def _imports() -> list[tuple[str, str, int]]:
     """(importing module, imported segue module, line) for every import under src/segue."""
     out = []
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC.parent).with_suffix("")
         module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                if node.module == "segue":
-                    targets = [f"segue.{a.name}" if a.name in {"api"} else "segue" for a in node.names]
-                else:
-                    targets = [node.module]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            else:
-                continue
-            out.extend((module, t, node.lineno) for t in targets if t == "segue" or t.startswith("segue."))
+        out.extend((module, target, line) for target, line in _file_imports(path))
     return out
 
 
@@ -99,6 +106,18 @@ def test_faces_go_through_the_api() -> None:
             continue
         bad.append(f"{module}:{line} imports {target}")
     assert bad == [], "faces may import only segue.api and their own package:\n" + "\n".join(bad)
+
+
+def test_the_beets_plugin_goes_through_the_api() -> None:
+    """src/beetsplug (segue's module in beets' plugin namespace) is a face outside src/segue:
+    it may import only segue.api and the package root, and ships no __init__.py (that would
+    shadow beets' own namespace)."""
+    plugin_dir = SRC.parent / "beetsplug"
+    files = sorted(plugin_dir.rglob("*.py"))
+    assert files and not (plugin_dir / "__init__.py").exists()
+    bad = [f"{path.name}:{line} imports {target}" for path in files
+           for target, line in _file_imports(path) if target not in ("segue", "segue.api")]  # fmt: skip
+    assert bad == [], "the beets plugin may import only segue.api:\n" + "\n".join(bad)
 
 
 def test_the_rule_catches_a_violation(tmp_path: Path) -> None:

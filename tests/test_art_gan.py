@@ -110,3 +110,90 @@ def test_image_grid_and_latent_walk():
     steps = np.linalg.norm(np.diff(z, axis=0), axis=1)
     jumps = np.linalg.norm(z[0] - z[4])
     assert steps.max() < jumps  # a walk, not a jump each track
+
+
+# -- the small-data techniques ---------------------------------------------------------------------
+def test_defaults_generate_at_128_px_with_the_small_data_techniques_on():
+    cfg = GanConfig()
+    assert cfg.size >= 128 and cfg.spectral and cfg.mode_seeking > 0
+    assert set(cfg.augment.split(",")) == {"color", "translation", "cutout"}
+    with pytest.raises(ValueError, match="unknown augmentations"):
+        GanConfig(augment="colour")
+
+
+def test_diff_augment_changes_images_and_lets_gradients_through():
+    from segue.art.gan import diff_augment
+
+    x = torch.rand(4, 3, 32, 32, requires_grad=True)
+    y = diff_augment(x * 2 - 1, "color,translation,cutout", torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.allclose(y, x * 2 - 1)
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    cut = diff_augment(torch.ones(2, 3, 16, 16), "cutout", torch.Generator().manual_seed(1))
+    assert ((cut == 0).float().mean() - 0.25).abs() < 0.1  # a half-size square, a quarter of it
+
+
+def test_the_critic_is_spectrally_normalised():
+    images = fake_covers(16, 32, seed=5)
+    t = Trainer(tiny(), images)
+    for _ in range(3):
+        t.step()
+    convs = [m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs
+    for m in convs:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().reshape(m.weight.shape[0], -1), ord=2)
+        assert 0.8 < float(sigma) < 1.2  # the largest singular value is held near 1
+
+
+def test_the_mode_seeking_term_pulls_samples_of_one_track_apart():
+    """The term alone, minimised a few steps, makes samples with the same tags differ more:
+    so the noise cannot be ignored (the collapse: every sample for a track the same picture)."""
+    from segue.art.gan import Generator, mode_seeking_loss
+
+    torch.manual_seed(0)
+    cfg = tiny(cond_dim=50)
+    g = Generator(cfg)
+    opt = torch.optim.Adam(g.parameters(), lr=1e-3)
+    c = torch.randn(1, 50).expand(16, -1)
+    z = torch.randn(16, cfg.nz, generator=torch.Generator().manual_seed(1))
+
+    def spread() -> float:
+        with torch.no_grad():
+            g.eval()
+            out = g(z, c)
+            g.train()
+        return float(torch.cdist(out.flatten(1), out.flatten(1)).mean())
+
+    before = spread()
+    for _ in range(15):
+        loss = mode_seeking_loss(g(z, c), z)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert spread() > 1.5 * before
+
+
+def test_samples_without_a_track_are_conditioned_on_real_tracks():
+    images = fake_covers(12, 32, seed=6)
+    cond = np.random.default_rng(6).random((12, 50)).astype(np.float32)
+    bank = np.random.default_rng(7).random((30, 50)).astype(np.float32)
+    t = Trainer(tiny(cond_dim=50), images, cond, bank=bank, bank_ids=np.arange(100, 130))
+    drawn, ids = t.draw_conditions(16, seed=2)
+    assert drawn.shape == (16, 50) and set(ids.tolist()) <= set(range(100, 130)) and len(set(ids.tolist())) > 4
+    assert np.array_equal(drawn, bank[ids - 100])  # real library vectors, not a zero or mean vector
+    z = torch.randn(16, 16, generator=torch.Generator().manual_seed(2))
+    assert np.array_equal(t.sample(16, None, seed=2), t.generate(z, drawn))
+
+
+def test_checkpoint_keeps_what_the_model_learned_from(tmp_path: Path):
+    from segue.errors import UserError
+
+    images = fake_covers(10, 32, seed=8)
+    cond = np.random.default_rng(8).random((10, 50)).astype(np.float32)
+    t = Trainer(tiny(cond_dim=50), images, cond, bank=cond[:4], bank_ids=np.arange(4))
+    t.save(tmp_path / "c.pt")
+    back = Trainer.load(tmp_path / "c.pt")  # a sampler
+    assert back.n_images == 10 and torch.equal(back.bank, torch.from_numpy(cond[:4]))
+    torch.save({"version": 1}, tmp_path / "old.pt")
+    with pytest.raises(UserError, match="--fresh"):
+        Trainer.load(tmp_path / "old.pt")

@@ -198,28 +198,6 @@ def test_scan_precision_fp32_and_int8_agree(tmp_path: Path) -> None:
         lib.scan([music], precision="fp16", progress=False)  # the API's one-line error, no crash
 
 
-def test_scan_workers_find_the_beat_tracker_already_compiled(tmp_path: Path) -> None:
-    # Numba compiles librosa's beat tracker on first use and caches it on disk; parallel
-    # workers compiling at once can crash each other. The scanning process compiles it first
-    # (descriptors.warm_up), so the workers of a first scan in a fresh cache only read it.
-    cache = tmp_path / "numba-cache"
-    env = {"NUMBA_CACHE_DIR": str(cache)}
-    music = tmp_path / "music"
-    for i in range(4):
-        write_audio(music / f"{i}.ogg", seconds=8.0, seed=30 + i)
-    (tmp_path / "empty").mkdir()
-    # a scan of no audio at all: only the warm-up can put the beat tracker in the cache
-    warm = run_cli("--db", str(tmp_path / "warm.db"), "scan", str(tmp_path / "empty"), env=env)
-    assert warm.returncode == 0, warm.stderr
-    assert sorted(cache.rglob("*beat*.nbi")), "the warm-up compiled nothing into the cache"
-    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*")}
-    done = run_cli("--db", str(tmp_path / "lib.db"), "scan", str(music), "--workers", "2", env=env)
-    assert done.returncode == 0, done.stderr
-    assert "4 added" in done.stderr
-    after = {p: p.stat().st_mtime_ns for p in cache.rglob("*")}
-    assert after == before  # nothing compiled or rewritten by the workers
-
-
 def test_a_tracks_tags_do_not_depend_on_the_tracks_batched_with_it(tmp_path: Path) -> None:
     # A scan embeds several tracks' patches in one batch; MTT's every-other-patch choice must be
     # counted per track. Counted over the batch, a track after one with an odd number of patches

@@ -29,12 +29,15 @@ import numpy as np
 
 from segue.config import default_db_path
 from segue.errors import DecodeError, NotReady, TrackNotFound, UnsupportedAudio, UserError
+from segue.library.browse import Album, Artist
 from segue.library.scan import AnalysisHook, ScanInterrupted, Scanner, ScanReport
 from segue.library.store import (
     PLAY_EVENTS,
     SCHEMA_VERSION,
+    STAR_KINDS,
     LibraryDamaged,
     PlayEvent,
+    SavedPlaylist,
     Store,
     TrackRow,
     damaged_library,
@@ -46,7 +49,9 @@ from segue.playlist.rules import Rules
 from segue.progress import warn
 
 __all__ = [
-    "ENERGY_ARCS", "FEATURE_SETS", "LibraryDamaged", "Neighbours", "user_error_for", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS", "NEURAL_FEATURES",
+    "STAR_KINDS", "Album", "Artist", "Collection", "SavedPlaylist", "LibraryDamaged", "Neighbours",
+    "user_error_for", "ENERGY_ARCS", "FEATURE_SETS", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS",
+    "NEURAL_FEATURES",
     "PLAYLIST_EXTENSIONS", "PLAY_EVENTS", "POOLINGS", "PRECISIONS", "Library", "NotReady",
     "Playlist", "Rules", "ScanInterrupted", "ScanReport", "TrackNotFound", "UnsupportedAudio",
     "UserError",
@@ -146,6 +151,18 @@ class Neighbours(list):
 
 
 @dataclass
+class Collection:
+    """The whole library as players browse it (analysed or not): tracks by id (their
+    :func:`track_json` plus ``size``, ``bitrate``, ``added_at``, ``album_key``, ``artist_key``),
+    albums and artists by key (see :mod:`segue.library.browse`), all in name order."""
+
+    tracks: dict[int, dict[str, Any]]
+    albums: dict[str, Album]
+    artists: dict[str, Artist]
+    by_hash: dict[str, int]  # audio hash -> the lowest track id with it
+
+
+@dataclass
 class Journey:
     """A journey through waypoints: rows in order, and the engine's per-step numbers."""
 
@@ -163,6 +180,7 @@ class Library:
         #: The vector source that ``catalog()`` (and so every playlist call) uses; see :meth:`use`.
         self.features = LEARNED
         self.pooling = "mean"
+        self._collection: tuple[tuple, Collection] | None = None
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Library:
@@ -195,8 +213,12 @@ class Library:
         precision: str = "auto",
         model: str = "musicnn",
         weights: str | None = None,
+        files: Iterable[str | Path] = (),
     ) -> ScanReport:
         """Add or refresh folders, listening to new audio in the same pass (``analyse``).
+
+        ``files``: single audio files to add or refresh too (a beets query's matches); nothing
+        else in their folders is touched.
 
         See :mod:`segue.library.scan`; raises ScanInterrupted on Ctrl-C with the work so far saved.
         ``model`` ``musicnn`` (default; front end at ``precision``, see models.musicnn) or
@@ -214,7 +236,7 @@ class Library:
         scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
         self._catalogs.clear()
         playlists_before = self.store.playlist_file_states()
-        report = scanner.scan(folders)
+        report = scanner.scan(folders, files=files)
         changed = (report.added + report.updated + report.moved + report.removed + report.analysed
                    or self.store.playlist_file_states() != playlists_before)  # fmt: skip
         if analyse and changed and self._hears_with_musicnn(hook):
@@ -409,6 +431,145 @@ class Library:
     def plays(self, limit: int = 100) -> list[PlayEvent]:
         """The most recent play events, newest first."""
         return self.store.plays(limit=limit)
+
+    def play_counts(self) -> dict[int, tuple[int, float]]:
+        """Track id -> (times played to the end, when last played) for every track with plays
+        (duplicates share their audio's counts)."""
+        counts = self.store.play_counts()
+        return {tid: counts[t["audio_hash"]] for tid, t in self.browse().tracks.items()
+                if t["audio_hash"] in counts}  # fmt: skip
+
+    # -- what players browse and keep ---------------------------------------------------------
+    def browse(self) -> Collection:
+        """The library as players browse it (every track, analysed or not; see
+        :class:`Collection`), rebuilt only when the library changed."""
+        from segue.library.browse import group
+
+        marker = self.store.change_marker()
+        if self._collection is not None and self._collection[0] == marker:
+            return self._collection[1]
+        rows = self.store.tracks()
+        status = self.store.analysis_status(self.default_model())
+        albums, artists = group(rows)
+        album_of = {tid: a.key for a in albums.values() for tid in a.track_ids}
+        artist_of = {tid: a.key for a in artists.values() for tid in a.track_ids}
+        tracks: dict[int, dict[str, Any]] = {}
+        by_hash: dict[str, int] = {}
+        for t in rows:
+            item = track_json(t, status.get(t.audio_hash), status.get(t.audio_hash, "x") is None)
+            item.update(size=t.size, bitrate=t.bitrate, added_at=t.added_at,
+                        album_key=album_of[t.id], artist_key=artist_of[t.id])  # fmt: skip
+            tracks[t.id] = item
+            by_hash.setdefault(t.audio_hash, t.id)
+        collection = Collection(tracks, albums, artists, by_hash)
+        self._collection = (marker, collection)
+        return collection
+
+    def track_id_at(self, path: str | Path) -> int | None:
+        """The id of the library track whose file is at ``path`` (as scanned, or the same file
+        through symlinks), or None: how MPD's and beets' paths find segue's tracks."""
+        absolute = os.path.abspath(os.path.expanduser(str(path)))
+        track = self.store.track_by_path(absolute)
+        if track is None and os.path.realpath(absolute) != absolute:
+            track = self.store.track_by_path(os.path.realpath(absolute))
+        return track.id if track else None
+
+    def track_facts(self, track_id: int) -> dict[str, Any]:
+        """What listening found about one track, for players that keep their own tags (beets):
+        ``bpm``, ``key`` (e.g. ``A minor``), ``camelot``, ``loudness_lufs`` (None where the
+        analysis could not tell) and ``tags`` (MusiCNN's strongest MSD tags, best first, at most
+        three with probability >= 0.2). TrackNotFound for an unknown id."""
+        from segue.listen.models.musicnn_tags import MUSICNN_TAGS
+
+        track = self.store.track(int(track_id)) if 0 < int(track_id) < 2**62 else None
+        if track is None:
+            raise TrackNotFound(f"no track with id {track_id}")
+        desc = self.store.descriptor(track.audio_hash) or {}
+        probs = self.store.vector(track.audio_hash, self.default_model(), "tags_msd")
+        tags: list[str] = []
+        if probs is not None:
+            names = MUSICNN_TAGS["MSD_musicnn"]
+            tags = [names[i] for i in np.argsort(-probs)[:3] if probs[i] >= 0.2]
+        return {
+            "bpm": desc.get("bpm"),
+            "key": desc.get("key"),
+            "camelot": desc.get("camelot"),
+            "loudness_lufs": desc.get("loudness_lufs"),
+            "tags": tags,
+            "analysed": bool(desc) or probs is not None,
+        }
+
+    def star(self, kind: str, key: str | int, starred: bool = True) -> None:
+        """Star (or unstar) a track (``key`` its id), an album or an artist (its group key)."""
+        if kind == "track":
+            track = self.store.track(int(key)) if str(key).isdigit() and 0 < int(key) < 2**62 else None
+            if track is None:
+                raise TrackNotFound(f"no track with id {key}")
+            key = track.audio_hash
+        elif kind in STAR_KINDS:
+            groups = self.browse().albums if kind == "album" else self.browse().artists
+            if key not in groups:
+                raise TrackNotFound(f"no {kind} with key {key}")
+        self.store.set_star(kind, str(key), starred)
+
+    def stars(self) -> dict[str, dict[Any, float]]:
+        """What is starred: ``{"track": {id: at}, "album": {key: at}, "artist": {key: at}}``
+        (tracks no longer in the library are left out; ``at`` in Unix seconds)."""
+        stars = self.store.stars()
+        by_hash = self.browse().by_hash
+        stars["track"] = {by_hash[h]: at for h, at in stars["track"].items() if h in by_hash}
+        return stars
+
+    def saved_playlists(self) -> list[SavedPlaylist]:
+        """The playlists saved from players, their ``audio_hashes`` resolved to track ids in
+        ``track_ids`` (tracks no longer in the library left out)."""
+        by_hash = self.browse().by_hash
+        out = self.store.saved_playlists()
+        for p in out:
+            p.track_ids = [by_hash[h] for h in p.audio_hashes if h in by_hash]
+        return out
+
+    def saved_playlist(self, playlist_id: int) -> SavedPlaylist:
+        """One saved playlist (see :meth:`saved_playlists`); TrackNotFound when there is none."""
+        for p in self.saved_playlists():
+            if p.id == playlist_id:
+                return p
+        raise TrackNotFound(f"no playlist with id {playlist_id}")
+
+    def _hashes(self, track_ids: Iterable[int]) -> list[str]:
+        tracks = self.browse().tracks
+        missing = [t for t in track_ids if int(t) not in tracks]
+        if missing:
+            raise TrackNotFound(f"no track with id {missing[0]}")
+        return [str(tracks[int(t)]["audio_hash"]) for t in track_ids]
+
+    def save_playlist(self, name: str, track_ids: Sequence[int], *, playlist_id: int | None = None,
+                      comment: str | None = None, owner: str | None = None,
+                      public: bool = False) -> int:  # fmt: skip
+        """Save a playlist of track ids (or replace saved playlist ``playlist_id``); its id."""
+        if not name.strip():
+            raise UserError("a playlist needs a name")
+        if playlist_id is not None:
+            self.saved_playlist(playlist_id)
+        return self.store.save_playlist(name.strip(), self._hashes(track_ids), playlist_id=playlist_id,
+                                        comment=comment, owner=owner, public=public)  # fmt: skip
+
+    def update_saved_playlist(self, playlist_id: int, *, name: str | None = None,
+                              comment: str | None = None, public: bool | None = None,
+                              add: Sequence[int] = (), remove_positions: Iterable[int] = ()) -> None:  # fmt: skip
+        """Rename, comment, publish, append tracks to or remove positions (0-based, of the
+        playlist as it was) from a saved playlist."""
+        current = self.saved_playlist(playlist_id)
+        drop = set(remove_positions)
+        hashes = [h for i, h in enumerate(current.audio_hashes) if i not in drop] + self._hashes(add)
+        changed = hashes if (drop or add) else None
+        self.store.update_saved_playlist(playlist_id, name=name, comment=comment, public=public,
+                                         audio_hashes=changed)  # fmt: skip
+
+    def delete_saved_playlist(self, playlist_id: int) -> None:
+        """Delete a saved playlist; TrackNotFound when there is none."""
+        if not self.store.delete_saved_playlist(playlist_id):
+            raise TrackNotFound(f"no playlist with id {playlist_id}")
 
     # -- vectors ------------------------------------------------------------------------------
     def use(self, features: str = LEARNED, pooling: str = "mean") -> Library:
@@ -817,15 +978,17 @@ class Library:
         lookback: int = 3,
         noise: float = 0.0,
         rng: Any = None,
+        rules: Rules | None = None,
     ) -> list[int]:
         """The next ``k`` rows of an endless radio from ``seeds`` (rows) that has played
         ``history`` (rows, oldest first), for a listener whose state lives in the face (a web
         page, an MPD queue): no repeats while unplayed tracks remain, and ``skipped`` tracks
-        steer away (see :meth:`segue.playlist.radio.RadioSession.resume`)."""
+        steer away (see :meth:`segue.playlist.radio.RadioSession.resume`). ``rules``: the
+        filters and artist gap of :meth:`playlist` (default: ``Rules()``)."""
         from segue.playlist.radio import next_picks
 
         return next_picks(self.catalog(), list(seeds), list(history), k, skipped=skipped,
-                          lookback=lookback, noise=noise, rng=rng)  # fmt: skip
+                          lookback=lookback, noise=noise, rng=rng, rules=rules)  # fmt: skip
 
     def journey(self, waypoints: Sequence[str], steps: int = 5, rules: Rules | None = None) -> Journey:
         """Join the dots: every waypoint in order, ``steps`` tracks between each pair."""
@@ -988,7 +1151,7 @@ class Library:
         return build_map(self.store, self.check_output(output), method=method, progress=progress)
 
     def train_art(self, *, conditional: bool = True, epochs: int | None = None,
-                  max_seconds: float | None = None, size: int = 64, batch_size: int = 64,
+                  max_seconds: float | None = None, size: int = 128, batch_size: int = 32,
                   width: int = 32, seed: int = 0, fresh: bool = False,
                   device: str = "auto") -> Path:  # fmt: skip
         """Train (or resume) the cover GAN on the library's covers; the checkpoint's path."""
@@ -1010,9 +1173,9 @@ class Library:
         if checkpoint:
             ckpt: Path | None = Path(checkpoint)
         elif unconditional:
-            ckpt = gan_dir("default") / "checkpoint.pt"
+            ckpt = gan_dir(self.store, "default") / "checkpoint.pt"
         else:
-            ckpt = find_checkpoint()
+            ckpt = find_checkpoint(self.store)
         if ckpt is None or not ckpt.exists():
             raise UserError("no trained GAN yet: run 'segue art train' first")
         tags = None

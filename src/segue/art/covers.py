@@ -185,3 +185,19 @@ def load_images(covers: list[Cover], size: int = 64, root: Path | None = None) -
                 img = img.resize((size, size), Image.Resampling.LANCZOS)
             out[i] = np.asarray(img)
     return out
+
+
+def native_cover(store, digest: str, max_side: int = 600) -> np.ndarray | None:
+    """A cover at its own resolution (square, centre-cropped), at most ``max_side`` pixels a
+    side: the picture for a poster cell, where the 128-px normalised copy would be blown up.
+    None when the store has no such cover or it cannot be read."""
+    got = store.cover(digest)
+    if got is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(got[1])) as img:
+            side = min(img.size)
+            return np.asarray(normalise(got[1], min(side, max_side)))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+

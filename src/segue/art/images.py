@@ -1,35 +1,46 @@
-"""Images for a playlist: one per track, from a trained GAN or, failing that, the covers.
+"""Images for a playlist: tiles, each one picture standing for one or more tracks.
 
-With a conditional checkpoint each track's image is generated from its own MusiCNN tag vector,
-and the noise walks smoothly (spherical interpolation between anchors every few tracks), so
-neighbouring tracks get related pictures and the colours follow the music. Without a checkpoint
-the library's own normalised covers stand in: each track's cover, or the cover of the nearest
-track (by MusiCNN vector) that has one; with no covers at all, a two-colour gradient per track
-named by its tags.
+Sources, in the order ``auto`` tries them:
+
+- **a GAN** trained on this library's covers (:func:`find_checkpoint`, in the library's own art
+  folder), once it has seen enough covers (:data:`MIN_GAN_COVERS`): each track's image is
+  generated from its own MusiCNN tag vector, and the noise walks smoothly (spherical
+  interpolation between anchors every few tracks), so the pictures follow the music;
+- **the covers**: each distinct cover once (tracks of one album share its tile, and a cover is
+  never repeated), read at its own resolution;
+- **soundprints** (:mod:`segue.art.soundprint`) for tracks without a cover: pictures of their
+  tags, tempo, key, loudness and brightness.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from segue.art import art_dir
+from segue.art import library_dir
+from segue.art.music import TAG_DIM, SoundFacts, library_tags
 
-TAG_DIM = 50
+__all__ = ["TAG_DIM", "Tile", "PlaylistImages", "gan_dir", "find_checkpoint", "playlist_images"]
+
 ANCHOR_EVERY = 4
+#: Below this many distinct covers a GAN learns little but copies and blur: ``auto`` uses the
+#: covers instead, and training warns.
+MIN_GAN_COVERS = 300
+COVER_SIDE = 600  # covers are read at their own size, at most this
 
 
-def gan_dir(name: str, root: Path | None = None) -> Path:
-    return (root or art_dir()) / "gan" / name
+def gan_dir(store, name: str, root: Path | None = None) -> Path:
+    """This library's GAN folder (``conditional`` or ``default``)."""
+    return library_dir(store, root) / "gan" / name
 
 
-def find_checkpoint(root: Path | None = None) -> Path | None:
-    """The conditional checkpoint if one exists, else the unconditional one, else None."""
+def find_checkpoint(store, root: Path | None = None) -> Path | None:
+    """This library's conditional checkpoint if one exists, else its unconditional one."""
     for name in ("conditional", "default"):
-        p = gan_dir(name, root) / "checkpoint.pt"
+        p = gan_dir(store, name, root) / "checkpoint.pt"
         if p.exists():
             return p
     return None
@@ -67,9 +78,32 @@ def album_tags(store, digests: list[str]) -> np.ndarray:
 
 
 @dataclass
+class Tile:
+    """One picture on the poster: its pixels at their own size, the playlist positions
+    (0-based) it stands for, and where it came from (``gan``, ``cover``, ``soundprint``)."""
+
+    image: np.ndarray
+    rows: list[int]
+    source: str
+
+    @property
+    def side(self) -> int:
+        return int(self.image.shape[0])
+
+
+@dataclass
 class PlaylistImages:
-    images: np.ndarray  # (n, s, s, 3) uint8
-    source: str  # "gan:<checkpoint>", "covers", "gradients"
+    tiles: list[Tile]
+    source: str  # "gan:<checkpoint>", "covers", "covers+soundprints", "soundprints"
+    notes: list[str] = field(default_factory=list)
+
+
+def checkpoint_covers(checkpoint: Path) -> int:
+    """How many distinct covers a checkpoint was trained on (0 when it does not say)."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return int(state.get("n_images", 0))
 
 
 def gan_images(checkpoint: Path, tags: np.ndarray, seed: int = 0, device: str = "auto") -> np.ndarray:
@@ -83,43 +117,64 @@ def gan_images(checkpoint: Path, tags: np.ndarray, seed: int = 0, device: str = 
     return trainer.generate(z, tags if trainer.cfg.cond_dim else None)
 
 
-def cover_images(store, track_ids: list[int], root: Path | None = None, progress: bool = False) -> np.ndarray | None:
-    """Each track's own cover or its nearest covered neighbour's; None if the library has none."""
-    from segue.art.covers import load_images, prepare_covers
+def cover_tiles(store, track_ids: Sequence[int], root: Path | None = None,
+                progress: bool = False) -> list[Tile | None]:  # fmt: skip
+    """Per playlist position, the tile of its cover (one tile per distinct cover, duplicates
+    of one picture merged), or None where the track has no readable cover."""
+    from segue.art.covers import native_cover, prepare_covers
 
     covers = prepare_covers(store, root, progress=progress)
-    if not covers:
-        return None
     canon = {c.digest: (c.duplicate_of or c.digest) for c in covers}
-    by_digest = {c.digest: c for c in covers}
     tracks = {t.id: t for t in store.tracks()}
-    vectors = store.vectors("musicnn", "track")
-    covered = [(t.audio_hash, canon[t.cover_hash]) for t in tracks.values() if t.cover_hash in canon and t.audio_hash in vectors]
-    mat = np.stack([vectors[h] for h, _ in covered]) if covered else None
-    if mat is not None:
-        mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-9)
-    chosen = []
-    for tid in track_ids:
-        t = tracks[tid]
-        if t.cover_hash in canon:
-            chosen.append(canon[t.cover_hash])
-        elif mat is not None and t.audio_hash in vectors:
-            chosen.append(covered[int(np.argmax(mat @ vectors[t.audio_hash]))][1])
-        else:
-            chosen.append(canon[covers[0].digest])
-    return load_images([by_digest[d] for d in chosen], 128, root)
-
-
-def gradient_images(labels: list[str], size: int = 64) -> np.ndarray:
-    """Deterministic two-colour gradients, one per label (the last-resort picture)."""
-    from segue.art.colours import oklab_to_rgb
-
-    out = np.empty((len(labels), size, size, 3), dtype=np.uint8)
-    ramp = np.linspace(0, 1, size)[:, None, None]
-    for i, label in enumerate(labels):
-        h = hashlib.sha256(label.encode()).digest()
-        hues = [h[0] / 255 * 2 * np.pi, h[1] / 255 * 2 * np.pi]
-        labs = [np.array([0.55 + 0.3 * (h[2 + j] / 255), 0.12 * np.cos(a), 0.12 * np.sin(a)]) for j, a in enumerate(hues)]
-        lab = labs[0] * (1 - ramp) + labs[1] * ramp
-        out[i] = oklab_to_rgb(np.broadcast_to(lab, (size, size, 3)))
+    tiles: dict[str, Tile] = {}
+    out: list[Tile | None] = []
+    for pos, tid in enumerate(track_ids):
+        t = tracks.get(tid)
+        digest = canon.get(t.cover_hash or "") if t else None
+        if digest is None:
+            out.append(None)
+            continue
+        if digest not in tiles:
+            img = native_cover(store, digest, COVER_SIDE)
+            if img is None:
+                out.append(None)
+                continue
+            tiles[digest] = Tile(img, [], "cover")
+        tiles[digest].rows.append(pos)
+        out.append(tiles[digest])
     return out
+
+
+def playlist_images(store, track_ids: Sequence[int], facts: Sequence[SoundFacts], images: str = "auto",
+                    checkpoint: Path | None = None, seed: int = 0, root: Path | None = None,
+                    progress: bool = False) -> PlaylistImages:  # fmt: skip
+    """The playlist's tiles from the GAN (``images`` gan, or auto with a checkpoint trained on
+    enough covers), else from its covers and soundprints; never the same picture twice."""
+    from segue.art.soundprint import soundprints
+
+    notes: list[str] = []
+    n = len(track_ids)
+    if images != "covers" and checkpoint is not None:
+        seen = checkpoint_covers(checkpoint)
+        if images == "gan" or seen >= MIN_GAN_COVERS:
+            tags = np.stack([f.tags if f.tags is not None else np.zeros(TAG_DIM, np.float32) for f in facts])
+            generated = gan_images(checkpoint, tags, seed=seed)
+            if seen < MIN_GAN_COVERS:
+                notes.append(f"the GAN saw only {seen} covers: expect copies and blur")
+            tiles = [Tile(generated[i], [i], "gan") for i in range(n)]
+            return PlaylistImages(tiles, f"gan:{checkpoint}", notes)
+        notes.append(f"the library's GAN saw only {seen} covers (fewer than {MIN_GAN_COVERS}): using the covers")
+    by_pos = cover_tiles(store, track_ids, root, progress)
+    missing = [i for i, t in enumerate(by_pos) if t is None]
+    prints = soundprints([facts[i] for i in missing], library_tags(store)) if missing else []
+    tiles: list[Tile] = []
+    seen_ids: set[int] = set()
+    for tile in by_pos:
+        if tile is not None and id(tile) not in seen_ids:
+            seen_ids.add(id(tile))
+            tiles.append(tile)
+    tiles += [Tile(img, [i], "soundprint") for i, img in zip(missing, prints, strict=True)]
+    tiles.sort(key=lambda t: t.rows[0])
+    kinds = {t.source for t in tiles}
+    source = "covers" if kinds == {"cover"} else "soundprints" if kinds == {"soundprint"} else "covers+soundprints"
+    return PlaylistImages(tiles, source, notes)

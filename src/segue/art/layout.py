@@ -11,20 +11,29 @@ When the library grows, a cached run over a subset is reused instead of starting
   layout unchanged as t-SNE's does, so old points move a little).
 
 Below :data:`MIN_POINTS` points neither method means much, so a PCA layout is returned.
+
+UMAP (and pynndescent under it) is numba code, compiled on first use into an on-disk cache;
+:func:`private_numba_cache` gives it segue's own cache, written by one process at a time. openTSNE
+uses no numba for segue's metrics (cosine, Euclidean: exact or Annoy neighbours) but imports
+pynndescent, which compiles as it is imported: that import goes through the same cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import json
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from segue.art import art_dir
+from segue.config import numba_cache_dir
 from segue.files import atomic_path
 
 MIN_POINTS = 8
@@ -92,8 +101,21 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _load_pynndescent_privately() -> None:
+    """openTSNE imports pynndescent (installed with umap-learn) only to learn that it is there,
+    to pick a neighbour search for metrics segue does not use; and pynndescent compiles numba
+    code as it is imported (about 30 s the first time). Import it first inside segue's private,
+    locked cache, so that openTSNE's probe finds it loaded and nothing compiles elsewhere."""
+    if "pynndescent" in sys.modules or importlib.util.find_spec("pynndescent") is None:
+        return
+    with private_numba_cache():
+        import pynndescent  # noqa: F401
+
+
 def _tsne(x: np.ndarray, p: LayoutParams, n_jobs: int) -> np.ndarray:
     from openTSNE import TSNE
+
+    _load_pynndescent_privately()
 
     perplexity = min(p.perplexity, max(2.0, (len(x) - 1) / 3.0))
     tsne = TSNE(perplexity=perplexity, n_iter=p.n_iter, metric=p.metric, random_state=p.seed,
@@ -106,20 +128,51 @@ def _tsne_extend(x_old: np.ndarray, y_old: np.ndarray, x_new: np.ndarray, p: Lay
     from openTSNE import TSNEEmbedding
     from openTSNE.affinity import PerplexityBasedNN
 
+    _load_pynndescent_privately()
     perplexity = min(p.perplexity, max(2.0, (len(x_old) - 1) / 3.0))
     aff = PerplexityBasedNN(x_old, perplexity=perplexity, metric=p.metric, random_state=p.seed, n_jobs=n_jobs)
     emb = TSNEEmbedding(y_old.astype(np.float64), aff, random_state=p.seed, n_jobs=n_jobs)
     return np.asarray(emb.transform(x_new, perplexity=min(5.0, perplexity)), dtype=np.float32)
 
 
+@contextlib.contextmanager
+def private_numba_cache() -> Iterator[Path]:
+    """Point numba at segue's own cache (:func:`segue.config.numba_cache_dir`) and hold an
+    exclusive lock on it until the block ends; yields the cache folder.
+
+    By default numba caches compiled code beside the package in site-packages, one cache for
+    every process of the install, and processes compiling the same functions at once can leave
+    it corrupt, after which every run that loads it crashes (seen with librosa's beat tracker).
+    With the lock (``fcntl.flock``, also between threads) one segue process at a time compiles,
+    loads or writes it; the others wait. Import numba code (``import umap``) inside the block:
+    numba reads the folder when a function is decorated. Where numba was imported before (by an
+    API user), its functions decorated since use the folder too."""
+    folder = numba_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.CACHE_DIR = str(folder)
+    with open(folder / ".lock", "a+b") as fh:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock (segue's concurrency guarantees are POSIX's)
+            yield folder
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _umap(x: np.ndarray, p: LayoutParams, init: np.ndarray | str = "spectral",
           n_epochs: int | None = None) -> np.ndarray:  # fmt: skip
     import warnings
 
-    import umap
-
-    with warnings.catch_warnings():
+    with private_numba_cache(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # n_jobs=1 forced by random_state; numba chatter
+        import umap
+
         model = umap.UMAP(n_neighbors=min(p.n_neighbors, len(x) - 1), min_dist=p.min_dist, metric=p.metric,
                           random_state=p.seed, init=init, n_epochs=n_epochs)  # fmt: skip
         return np.asarray(model.fit_transform(x), dtype=np.float32)
@@ -228,23 +281,201 @@ def fit_to_grid(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
     has its centre at ``((c + .5) / cols, (r + .5) / rows)``. Solved exactly as a linear
     assignment (Jonker–Volgenant, scipy). Returns the cell index of each point.
     """
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    centres = np.stack([(c + 0.5) / max(cols, 1), (r + 0.5) / max(rows, 1)], axis=1)
+    if len(points) > rows * cols:
+        raise ValueError(f"{len(points)} points do not fit a {rows}×{cols} grid")
+    return fit_to_cells(points, centres)
+
+
+def fit_to_cells(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Assign each 2-D point its own cell (cell centres in the unit square, (m, 2) as x, y),
+    minimising the total squared distance moved; the points are scaled to the unit square
+    first. Returns the cell index of each point (a linear assignment, exact)."""
     from scipy.optimize import linear_sum_assignment
 
-    pts = np.asarray(points, dtype=np.float64)
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
     n = len(pts)
-    if n > rows * cols:
-        raise ValueError(f"{n} points do not fit a {rows}×{cols} grid")
+    if n > len(centres):
+        raise ValueError(f"{n} points do not fit {len(centres)} cells")
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     lo, hi = pts.min(0), pts.max(0)
     unit = (pts - lo) / np.where(hi > lo, hi - lo, 1.0)
-    r, c = np.divmod(np.arange(rows * cols), cols)
-    centres = np.stack([(c + 0.5) / cols, (r + 0.5) / rows], axis=1)
     cost = ((unit[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
     row_ind, col_ind = linear_sum_assignment(cost)
     out = np.empty(n, dtype=np.int64)
     out[row_ind] = col_ind
     return out
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid of ``n`` square cells of side ``cell`` with ``gap`` between them: ``rows`` rows of
+    ``cols``, the last one holding ``n - (rows - 1) * cols`` cells, centred."""
+
+    n: int
+    rows: int
+    cols: int
+    cell: int
+    gap: int
+
+    @property
+    def last_row(self) -> int:
+        return self.n - (self.rows - 1) * self.cols
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the whole grid in pixels."""
+        return (self.cols * (self.cell + self.gap) - self.gap, self.rows * (self.cell + self.gap) - self.gap)
+
+    def boxes(self, x0: int = 0, y0: int = 0) -> list[tuple[int, int, int, int]]:
+        """Every cell's (x0, y0, x1, y1), reading order, the grid's top left at (x0, y0)."""
+        out = []
+        step = self.cell + self.gap
+        for i in range(self.n):
+            r, c = divmod(i, self.cols)
+            shift = (self.cols - self.last_row) * step / 2 if r == self.rows - 1 else 0
+            x, y = round(x0 + c * step + shift), y0 + r * step
+            out.append((x, y, x + self.cell, y + self.cell))
+        return out
+
+    def centres(self) -> np.ndarray:
+        """Cell centres scaled to the unit square (x, y), for :func:`fit_to_cells`."""
+        boxes = np.array(self.boxes(), dtype=np.float64)
+        w, h = self.size
+        return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2 / max(w, 1), (boxes[:, 1] + boxes[:, 3]) / 2 / max(h, 1)], 1)
+
+
+def balanced_grid(n: int, width: float, height: float, gap: int = 0, max_cell: float | None = None) -> Grid:
+    """The grid with the largest square cells for ``n`` images in a ``width`` × ``height`` box
+    that leaves no orphan row: the last row is full or at least half full (and centred).
+
+    ``max_cell`` caps the cell side (images are not blown up past what they can bear).
+    """
+    if n <= 0:
+        return Grid(0, 0, 0, 0, gap)
+    shapes: list[Grid] = []
+    capped = False
+    for cols in range(1, n + 1):
+        rows = -(-n // cols)
+        last = n - (rows - 1) * cols
+        if rows > 1 and last * 2 < cols:
+            continue  # an orphan row: fewer than half the columns
+        cell = min((width + gap) / cols, (height + gap) / rows) - gap
+        if max_cell is not None and cell >= max_cell:
+            cell, capped = max_cell, True
+        if int(cell) >= 1:
+            shapes.append(Grid(n, rows, cols, int(cell), gap))
+    if not shapes:  # the box is too small for any grid: one-pixel cells in a square-ish grid
+        rows, cols = grid_shape(n, width / max(height, 1))
+        return Grid(n, rows, cols, 1, gap)
+    top = max(g.cell for g in shapes)
+    near = [g for g in shapes if g.cell >= 0.97 * top]  # a few per cent of cell size is a tie
+    if capped and max_cell is not None and top >= int(max_cell):
+        # the images set the size, not the box: a compact block reads better than a long strip
+        return min(near, key=lambda g: (abs(g.rows - g.cols), g.last_row != g.cols, -g.cell))
+    return min(near, key=lambda g: (g.last_row != g.cols, -g.cell))
+
+
+def align_to_box(points: np.ndarray, width: float, height: float) -> np.ndarray:
+    """``points`` turned so that their longest spread runs along the box's longer side: a tall
+    grid then gets the clusters stacked, not squeezed side by side into too few columns."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(pts) < 3:
+        return pts
+    centred = pts - pts.mean(0)
+    _, vecs = np.linalg.eigh(centred.T @ centred)
+    turned = centred @ vecs[:, ::-1]  # column 0: the major axis
+    return turned[:, ::-1] if height > width else turned
+
+
+def similarity_xy(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D coordinates of a few vectors (a playlist's tracks) such that similar ones lie close:
+    t-SNE (cosine) from :data:`MIN_POINTS` points, PCA below; not cached (it takes well
+    under a second for a playlist)."""
+    x = np.nan_to_num(np.asarray(vectors, dtype=np.float32))
+    if len(x) < MIN_POINTS:
+        return pca_2d(x)
+    params = LayoutParams(perplexity=min(30.0, max(2.0, (len(x) - 1) / 3.0)), seed=seed)
+    try:
+        return _tsne(x, params, n_jobs=1)
+    except Exception:  # noqa: BLE001 - a degenerate set (all equal): PCA still gives a layout
+        return pca_2d(x)
+
+
+def grid_neighbours(boxes: Sequence[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
+    """Pairs of cells that touch: side by side in a row, or one above the other (overlapping by
+    at least half a cell, for the centred last row)."""
+    out = []
+    for i, a in enumerate(boxes):
+        side = a[2] - a[0]
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            same_row = a[1] == b[1] and 0 < b[0] - a[2] <= side // 2 + 1
+            below = 0 < b[1] - a[3] <= side // 2 + 1 and min(a[2], b[2]) - max(a[0], b[0]) >= side / 2
+            if same_row or below:
+                out.append((i, j))
+    return out
+
+
+def arrange_by_similarity(vectors: np.ndarray, grid: Grid, seed: int = 0) -> np.ndarray:
+    """The cell of each vector (a picture's track vector) so that similar pictures touch.
+
+    The objective is the summed cosine similarity of touching cells. Two starts, the better
+    kept: the 2-D similarity layout (:func:`similarity_xy`) turned to the grid's shape and fitted
+    by linear assignment (good for square grids), and a nearest-neighbour chain laid in rows that
+    snake (good for narrow ones); then pairwise swaps while any raises the objective.
+    """
+    x = np.nan_to_num(np.asarray(vectors, dtype=np.float64))
+    n = len(x)
+    if n < 2:
+        return np.arange(n)
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    sim = unit @ unit.T
+    boxes = grid.boxes()
+    nbrs: list[list[int]] = [[] for _ in range(n)]
+    for a, b in grid_neighbours(boxes):
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+
+    def score(cells: np.ndarray) -> float:
+        at = np.empty(n, dtype=np.int64)
+        at[cells] = np.arange(n)
+        return float(sum(sim[at[a], at[b]] for a in range(n) for b in nbrs[a] if b > a))
+
+    starts = [fit_to_cells(align_to_box(similarity_xy(x, seed), *grid.size), grid.centres())]
+    chain = [int(np.argmin(sim.sum(1)))]  # start from the odd one out, an end of the chain
+    left = set(range(n)) - set(chain)
+    while left:
+        nxt = max(left, key=lambda j: (sim[chain[-1], j], -j))
+        chain.append(nxt)
+        left.remove(nxt)
+    snake = []
+    for r in range(grid.rows):
+        row = list(range(r * grid.cols, min(n, (r + 1) * grid.cols)))
+        snake += row[::-1] if r % 2 else row
+    cells = np.empty(n, dtype=np.int64)
+    cells[chain] = snake
+    starts.append(cells)
+    best = max(starts, key=score).copy()
+    at = np.empty(n, dtype=np.int64)
+    at[best] = np.arange(n)
+    for _ in range(20):  # swaps: each pass tries every pair once
+        improved = False
+        for c1 in range(n):
+            for c2 in range(c1 + 1, n):
+                t1, t2 = at[c1], at[c2]
+                before = sum(sim[t1, at[k]] for k in nbrs[c1] if k != c2) + sum(sim[t2, at[k]] for k in nbrs[c2] if k != c1)
+                after = sum(sim[t2, at[k]] for k in nbrs[c1] if k != c2) + sum(sim[t1, at[k]] for k in nbrs[c2] if k != c1)
+                if after > before + 1e-9:
+                    at[c1], at[c2] = t2, t1
+                    improved = True
+        if not improved:
+            break
+    best[at] = np.arange(n)
+    return best
 
 
 def track_layout(store, params: LayoutParams | None = None, cache: Path | None = None,

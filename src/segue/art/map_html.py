@@ -2,9 +2,13 @@
 
 Each analysed track is a point of the MusiCNN t-SNE (or UMAP) projection — the same projection
 :func:`segue.art.layout.library_layout` gives the web app. Points are coloured by their top MusiCNN
-tag or by genre (a menu switches), hovering shows the album cover (small JPEG data URIs, one per
-distinct cover), and a search box highlights matching tracks. plotly.js is inlined, so the file
-works offline. Every track, placed or not (not yet analysed), is listed in the page's JSON.
+tag, by sound cluster (k-means of the track vectors, named by their commonest tag), and by genre or
+album only where the library's tags can colour it (a menu switches); hovering shows a card with
+the album cover beside the track's words (small JPEG data URIs, one per distinct cover), and a
+search box highlights tracks whose title, artist, album, genre or strongest tags contain every
+word typed (accents ignored). plotly.js is inlined, so the file works offline. Every track, placed
+or not (not yet analysed), is listed in the page's JSON — without file paths: the page is made to
+be shared.
 """
 
 from __future__ import annotations
@@ -28,36 +32,57 @@ _JS = r"""
   const thumbs = JSON.parse(document.getElementById('segue-thumbs').textContent);
   window.segueTracks = tracks;
   const gd = document.getElementById('segue-map');
-  const thumb = document.getElementById('thumb');
+  const card = document.getElementById('card');
+  const cardImg = document.getElementById('card-img');
+  const cardText = document.getElementById('card-text');
   const search = document.getElementById('search');
   const count = document.getElementById('count');
   let mouse = [0, 0];
   document.addEventListener('mousemove', (e) => { mouse = [e.clientX, e.clientY]; });
+  const fold = (s) => s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  function line(cls, text) {
+    const el = document.createElement('div');
+    el.className = cls;
+    el.textContent = text;
+    return el;
+  }
+  function showCard(t) {
+    cardText.replaceChildren(
+      line('t', t.title || '?'), line('a', t.artist || '?'),
+      line('m', [t.album, t.genre].filter(Boolean).join(' · ')),
+      line('m', (t.tags || []).join(', ')));
+    const src = t.cover && thumbs[t.cover];
+    cardImg.style.display = src ? 'block' : 'none';
+    if (src) cardImg.src = src;
+    card.style.display = 'flex';
+    // beside the pointer, turned back inside the window near its right and bottom edges
+    const w = card.offsetWidth, h = card.offsetHeight;
+    let x = mouse[0] + 18, y = mouse[1] + 18;
+    if (x + w > window.innerWidth - 8) x = mouse[0] - 18 - w;
+    if (y + h > window.innerHeight - 8) y = mouse[1] - 18 - h;
+    card.style.left = Math.max(8, x) + 'px';
+    card.style.top = Math.max(8, y) + 'px';
+  }
   function ready(fn) { if (gd && gd.on) fn(); else setTimeout(() => ready(fn), 50); }
   ready(function () {
     gd.on('plotly_hover', (ev) => {
       const t = tracks[ev.points[0].customdata];
-      if (t && t.cover && thumbs[t.cover]) {
-        thumb.src = thumbs[t.cover];
-        thumb.style.left = (mouse[0] + 16) + 'px';
-        thumb.style.top = (mouse[1] + 16) + 'px';
-        thumb.style.display = 'block';
-      }
+      if (t) showCard(t);
     });
-    gd.on('plotly_unhover', () => { thumb.style.display = 'none'; });
+    gd.on('plotly_unhover', () => { card.style.display = 'none'; });
     search.addEventListener('input', () => {
-      const q = search.value.trim().toLowerCase();
+      const words = fold(search.value).split(/\s+/).filter(Boolean);
       let hits = 0;
       gd.data.forEach((trace, i) => {
         const idx = trace.customdata || [];
-        const match = idx.map((k) => q !== '' && tracks[k].text.includes(q));
+        const match = idx.map((k) => words.length > 0 && words.every((w) => tracks[k].text.includes(w)));
         hits += trace.visible === true || trace.visible === undefined ? match.filter(Boolean).length : 0;
         Plotly.restyle(gd, {
-          'marker.size': [match.map((m) => (q === '' ? 7 : m ? 14 : 5))],
-          'marker.opacity': [match.map((m) => (q === '' ? 0.85 : m ? 1.0 : 0.15))],
+          'marker.size': [match.map((m) => (words.length === 0 ? 7 : m ? 14 : 5))],
+          'marker.opacity': [match.map((m) => (words.length === 0 ? 0.85 : m ? 1.0 : 0.15))],
         }, [i]);
       });
-      count.textContent = q === '' ? '' : hits + ' match' + (hits === 1 ? '' : 'es');
+      count.textContent = words.length === 0 ? '' : hits + ' match' + (hits === 1 ? '' : 'es');
     });
   });
 })();
@@ -72,8 +97,13 @@ h1 {{ font-size: 1.1em; margin: 0; font-weight: 600; }}
 #search {{ flex: 0 1 24em; padding: .35em .6em; font-size: 1em; }}
 #count, footer {{ color: #6e6e76; font-size: .9em; }}
 footer {{ padding: .4em 1em; }}
-#thumb {{ position: fixed; display: none; width: {thumb}px; height: {thumb}px; pointer-events: none;
-  box-shadow: 0 2px 8px rgba(0,0,0,.3); border: 2px solid #fff; z-index: 10; }}
+#card {{ position: fixed; display: none; gap: .7em; align-items: flex-start; max-width: 26em;
+  padding: .6em; background: #fff; border-radius: 6px; box-shadow: 0 2px 10px rgba(0,0,0,.25);
+  pointer-events: none; z-index: 10; font-size: .9em; }}
+#card img {{ width: {thumb}px; height: {thumb}px; flex: none; border-radius: 3px; }}
+#card-text {{ min-width: 10em; }}
+#card .t {{ font-weight: 600; }}
+#card .m {{ color: #6e6e76; font-size: .9em; margin-top: .2em; }}
 </style></head>
 <body>
 <header><h1>{title}</h1>
@@ -81,7 +111,7 @@ footer {{ padding: .4em 1em; }}
 <span id="count"></span></header>
 {plot}
 <footer>{footer}</footer>
-<img id="thumb" alt="">
+<div id="card" role="tooltip"><img id="card-img" alt=""><div id="card-text"></div></div>
 <script id="segue-tracks" type="application/json">{tracks_json}</script>
 <script id="segue-thumbs" type="application/json">{thumbs_json}</script>
 <script>{js}</script>
@@ -103,8 +133,40 @@ def _thumb_uri(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _fold(text: str) -> str:
+    """Lower case without accents, as the page folds what is typed."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
+
+
+def _clusters(store, tracks: list[dict], names: tuple[str, ...]) -> None:
+    """Each placed track's sound cluster (k-means of the MusiCNN track vectors), named by the
+    cluster's commonest top tag: ``3 · electronic``."""
+    from collections import Counter
+
+    from sklearn.cluster import KMeans
+
+    vectors = store.vectors("musicnn", "track")
+    by_id = {t.id: t.audio_hash for t in store.tracks()}
+    rows = [i for i, t in enumerate(tracks) if t["x"] is not None and by_id.get(t["id"]) in vectors]
+    if len(rows) < 4:
+        return
+    x = np.stack([vectors[by_id[tracks[i]["id"]]] for i in rows]).astype(np.float64)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    k = int(np.clip(round(np.sqrt(len(rows) / 4)), 2, 12))
+    labels = KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(x)
+    for c in range(k):
+        members = [rows[j] for j in np.flatnonzero(labels == c)]
+        tag = Counter(tracks[i]["tag"] for i in members if tracks[i]["tag"]).most_common(1)
+        name = f"{c + 1} · {tag[0][0]}" if tag else f"{c + 1}"
+        for i in members:
+            tracks[i]["cluster"] = name
+
+
 def map_data(store, method: str = "tsne", cache: Path | None = None, progress: bool = False) -> tuple[list[dict], dict[str, str]]:
-    """Per track: id, labels, top tag, genre, cover, x/y (None when not placed); thumbnails."""
+    """Per track: id, labels, top tags, genre, cover, cluster, x/y (None when not placed), the
+    folded search text; and the thumbnails. No file paths (the page is made to be shared)."""
     from segue.art.covers import prepare_covers
     from segue.listen.models.musicnn_tags import MUSICNN_TAGS
 
@@ -116,16 +178,37 @@ def map_data(store, method: str = "tsne", cache: Path | None = None, progress: b
     thumbs = {d: _thumb_uri(covers[d].path(128, cache)) for d in sorted(set(canon.values()))}
     out = []
     for t in store.tracks():
-        top = names[int(np.argmax(tags[t.audio_hash]))] if t.audio_hash in tags else None
+        strong = [names[int(i)] for i in np.argsort(-tags[t.audio_hash])[:3]] if t.audio_hash in tags else []
         xy = coords.get(t.id)
-        text = " ".join(s for s in (t.artist, t.title, t.album, t.genre, top) if s)
+        text = " ".join(s for s in (t.artist, t.title, t.album, t.genre, *strong) if s)
         out.append({
             "id": t.id, "artist": t.artist, "title": t.title, "album": t.album, "genre": t.genre,
-            "tag": top, "cover": canon.get(t.cover_hash or ""), "path": t.path,
+            "tag": strong[0] if strong else None, "tags": strong, "cover": canon.get(t.cover_hash or ""),
+            "cluster": None,
             "x": None if xy is None else round(xy[0], 4), "y": None if xy is None else round(xy[1], 4),
-            "text": text.lower(),
+            "text": _fold(text),
         })  # fmt: skip
+    _clusters(store, out, names)
     return out, thumbs
+
+
+#: A tag colours the map only where this share of placed tracks has it, with two values or more.
+MIN_TAGGED = 0.25
+MAX_GROUPS = 20  # albums beyond the commonest this many share one "(other albums)" colour
+
+
+def colour_modes(tracks: list[dict]) -> dict[str, str]:
+    """The colourings this library can show: top tag and sound cluster always; genre and album
+    only where enough placed tracks carry one (a library without genres would go all grey)."""
+    placed = [t for t in tracks if t["x"] is not None]
+    modes = {"tag": "top tag"}
+    if any(t.get("cluster") for t in placed):
+        modes["cluster"] = "sound cluster"
+    for key in ("genre", "album"):
+        values = [t[key] for t in placed if t.get(key)]
+        if placed and len(values) >= MIN_TAGGED * len(placed) and len(set(values)) >= 2:
+            modes[key] = key
+    return modes
 
 
 def build_map(store, out_path: Path, method: str = "tsne", cache: Path | None = None, title: str = "segue — library map",
@@ -137,32 +220,34 @@ def build_map(store, out_path: Path, method: str = "tsne", cache: Path | None = 
     placed = [i for i, t in enumerate(tracks) if t["x"] is not None]
     scatter = go.Scattergl if len(placed) > SVG_LIMIT else go.Scatter
     fig = go.Figure()
-    modes = {"tag": "top MusiCNN tag", "genre": "genre"}
+    modes = colour_modes(tracks)
     visibility: dict[str, list[bool]] = {m: [] for m in modes}
     for mode in modes:
         groups: dict[str, list[int]] = {}
         for i in placed:
             groups.setdefault(tracks[i][mode] or "(none)", []).append(i)
+        if len(groups) > MAX_GROUPS:
+            ranked = sorted(groups, key=lambda g: -len(groups[g]))
+            other = [i for g in ranked[MAX_GROUPS - 1 :] for i in groups.pop(g)]
+            groups[f"(other {mode}s)"] = other
         for label, idx in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             fig.add_trace(scatter(
                 x=[tracks[i]["x"] for i in idx], y=[tracks[i]["y"] for i in idx], mode="markers",
                 name=f"{label} ({len(idx)})", customdata=idx, visible=(mode == "tag"),
                 marker={"size": 7, "opacity": 0.85},
-                hovertext=[html.escape(f"{tracks[i]['artist'] or '?'} – {tracks[i]['title'] or '?'}")
-                           + f"<br>{html.escape(tracks[i]['album'] or '')} · {tracks[i]['tag'] or ''}"
-                           + f"<br>id {tracks[i]['id']}" for i in idx],
-                hoverinfo="text",
+                hoverinfo="none",  # the page's own card shows cover and words side by side
             ))  # fmt: skip
             for m in modes:
                 visibility[m].append(m == mode)
     fig.update_layout(
-        template="plotly_white", height=760, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        template="plotly_white", paper_bgcolor="#faf8f3", height=760, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
         legend={"title": {"text": "colour"}}, hovermode="closest",
         updatemenus=[{
             "type": "buttons", "direction": "right", "x": 0, "y": 1.06, "xanchor": "left",
             "buttons": [{"label": f"colour by {label}", "method": "update", "args": [{"visible": visibility[m]}]}
                         for m, label in modes.items()],
+            "visible": len(modes) > 1,
         }],
     )  # fmt: skip
     plot = fig.to_html(full_html=False, include_plotlyjs=True, div_id="segue-map", config={"responsive": True})

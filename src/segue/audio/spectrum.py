@@ -43,6 +43,7 @@ __all__ = [
     "DEEJAI_SLICE_SAMPLES",
     "DEEJAI_TOP_DB",
     "hann_periodic",
+    "slaney_mel_frequencies",
     "slaney_mel_filterbank",
     "power_spectrogram",
     "musicnn_mel_power",
@@ -107,6 +108,13 @@ def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
     return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
 
 
+def slaney_mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
+    """``n`` frequencies (Hz, float64) equally spaced on the Slaney mel scale from ``fmin`` to
+    ``fmax``: ``librosa.mel_frequencies(n, fmin=fmin, fmax=fmax)``. The filterbank's band edges;
+    without the two ends, its band centres."""
+    return _mel_to_hz_slaney(np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax), n))
+
+
 @lru_cache(maxsize=8)
 def slaney_mel_filterbank(
     sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
@@ -121,8 +129,7 @@ def slaney_mel_filterbank(
     if fmax is None:
         fmax = sr / 2.0
     fft_freqs = np.linspace(0.0, sr / 2.0, 1 + n_fft // 2)
-    mel_pts = np.linspace(_hz_to_mel_slaney(fmin), _hz_to_mel_slaney(fmax), n_mels + 2)
-    hz_pts = _mel_to_hz_slaney(mel_pts)
+    hz_pts = slaney_mel_frequencies(n_mels + 2, fmin, fmax)
     fdiff = np.diff(hz_pts)
     ramps = hz_pts[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]

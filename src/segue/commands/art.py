@@ -71,8 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=None, help="total epochs (default: about 1000 steps)")
     t.add_argument("--minutes", type=float, default=10.0,
                    help="stop after this long; run again to resume (default 10, 0: no limit)")  # fmt: skip
-    t.add_argument("--size", type=int, default=64, help="image size: 32, 64 (default), 128 …")
-    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--size", type=int, default=128, help="image size: 32, 64, 128 (default), 256")
+    t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--width", type=int, default=32, help="base channel count of both nets (DCGAN: 64)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--fresh", action="store_true", help="start over instead of resuming")
@@ -105,7 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=positive_int, default=None, help="new tracks after the seeds")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--images", choices=IMAGE_SOURCES, default="auto",
-                   help="auto: the trained GAN if any, else covers; gan: train a quick one if needed")  # fmt: skip
+                   help="auto: this library's GAN once it learned from 300+ covers, else the covers (and "
+                        "soundprints for tracks without one); gan: the GAN, trained quickly if needed")  # fmt: skip
     p.add_argument("--train-minutes", type=float, default=2.0, help="budget for --images gan training")
     p.add_argument("--title", default=None)
     p.add_argument("--seed", type=int, default=0, help="random seed of the image walk")

@@ -280,7 +280,9 @@ class Scanner:
         self._vanished: set[str] = set()
         self._analysed: frozenset[str] = frozenset()  # audio hashes done for the hook's model
 
-    def scan(self, roots: Iterable[str | Path]) -> ScanReport:
+    def scan(self, roots: Iterable[str | Path], files: Iterable[str | Path] = ()) -> ScanReport:
+        """Add or refresh every audio file under ``roots`` (removing the catalogued ones gone
+        from them) and the single ``files`` (a beets query's matches: nothing else is touched)."""
         started = time.monotonic()
         root_paths = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
         for root in root_paths:
@@ -291,8 +293,13 @@ class Scanner:
             if not is_folder:
                 why = "permission denied" if root.exists() and root.is_dir() else "not a folder"
                 raise UserError(f"cannot scan {root}: {why}")
+        file_paths = [os.path.abspath(os.path.expanduser(f)) for f in files]
+        for path in file_paths:
+            if not os.path.isfile(path):
+                raise UserError(f"not a file: {path}")
         walk_errors: list[tuple[str, str]] = []
         paths = walk_audio_files(root_paths, lambda p, r: walk_errors.append((p, r)))
+        paths = list(dict.fromkeys([*paths, *file_paths]))
         states = self.store.file_states()
         if self.hook is not None:
             self._analysed = frozenset(

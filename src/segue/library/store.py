@@ -16,6 +16,10 @@ Tables (schema version in ``meta``):
   model, so duplicates share it and it survives moves and re-tags.
 - ``plays``: listening events from the players (start, skip with how far in, complete), keyed by
   ``audio_hash`` too (``track_id`` is informative: ids change when a file is re-added).
+- ``stars``: what the listener starred in a player (Subsonic apps): tracks by ``audio_hash``,
+  albums and artists by the group key of :mod:`segue.library.browse`.
+- ``saved_playlists`` / ``saved_playlist_tracks``: playlists saved from a player, their tracks
+  by ``audio_hash`` in order (so a rescan that renumbers tracks keeps them).
 - ``playlist_files`` / ``playlist_entries``: M3U/M3U8/XSPF/PLS files found in the scanned folders
   and their entries in order: the entry as written and its resolved absolute path (NULL for a URL
   that is no local file). An entry is a library track when a track has that path (a join at query
@@ -35,7 +39,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import quote
 
@@ -127,7 +131,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX plays_audio_hash ON plays(audio_hash);
     """,
-    # 3 -> 4: playlist files found in the scanned folders, and models learned from the library.
+    # 3 -> 4: what players keep in the library: stars and saved playlists (Subsonic apps).
+    """
+    CREATE TABLE stars (
+        kind TEXT NOT NULL CHECK (kind IN ('track', 'album', 'artist')),
+        key TEXT NOT NULL,
+        starred_at REAL NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    CREATE TABLE saved_playlists (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        comment TEXT,
+        owner TEXT,
+        public INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        changed_at REAL NOT NULL
+    );
+    CREATE TABLE saved_playlist_tracks (
+        playlist_id INTEGER NOT NULL REFERENCES saved_playlists(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        audio_hash TEXT NOT NULL,
+        PRIMARY KEY (playlist_id, position)
+    );
+    """,
+    # 4 -> 5: playlist files found in the scanned folders, and models learned from the library.
     """
     CREATE TABLE playlist_files (
         id INTEGER PRIMARY KEY,
@@ -221,6 +249,25 @@ class PlayEvent:
     position_s: float | None
     duration_s: float | None
     at: float
+
+
+STAR_KINDS = ("track", "album", "artist")
+
+
+@dataclass
+class SavedPlaylist:
+    """A playlist saved from a player: its tracks as audio hashes, in order."""
+
+    id: int
+    name: str
+    comment: str | None
+    owner: str | None
+    public: bool
+    created_at: float
+    changed_at: float
+    audio_hashes: list[str]
+    #: The tracks' current ids (filled by the API from ``audio_hashes``; gone tracks left out).
+    track_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -627,6 +674,108 @@ class Store:
             sql += " LIMIT ?"
             args.append(int(limit))
         return [PlayEvent(*row) for row in self.conn.execute(sql, args)]
+
+    def play_counts(self) -> dict[str, tuple[int, float]]:
+        """audio_hash -> (times played to the end, when last started or finished)."""
+        cur = self.conn.execute(
+            "SELECT audio_hash, sum(event = 'complete'), max(at) FROM plays GROUP BY audio_hash"
+        )
+        return {h: (int(n or 0), float(at)) for h, n, at in cur}
+
+    # -- what players keep: stars and saved playlists -----------------------------------------
+    def set_star(self, kind: str, key: str, starred: bool, at: float | None = None) -> None:
+        """Star (or unstar) a track (by audio hash), an album or an artist (by group key)."""
+        if kind not in STAR_KINDS:
+            raise UserError(f"unknown star kind {kind!r}; expected one of {', '.join(STAR_KINDS)}")
+        if starred:
+            self.conn.execute(
+                "INSERT INTO stars(kind, key, starred_at) VALUES(?,?,?) "
+                "ON CONFLICT(kind, key) DO NOTHING",
+                (kind, key, time.time() if at is None else at),
+            )
+        else:
+            self.conn.execute("DELETE FROM stars WHERE kind=? AND key=?", (kind, key))
+
+    def stars(self) -> dict[str, dict[str, float]]:
+        """kind -> {key: starred_at} for every star."""
+        out: dict[str, dict[str, float]] = {k: {} for k in STAR_KINDS}
+        for kind, key, at in self.conn.execute("SELECT kind, key, starred_at FROM stars"):
+            out[kind][key] = at
+        return out
+
+    def save_playlist(self, name: str, audio_hashes: Sequence[str], *,
+                      playlist_id: int | None = None, comment: str | None = None,
+                      owner: str | None = None, public: bool = False) -> int:  # fmt: skip
+        """Create a saved playlist (or, with ``playlist_id``, replace one's name and tracks)."""
+        now = time.time()
+        with self.transaction():
+            if playlist_id is None:
+                cur = self.conn.execute(
+                    "INSERT INTO saved_playlists(name, comment, owner, public, created_at, changed_at) "
+                    "VALUES(?,?,?,?,?,?)",
+                    (name, comment, owner, int(public), now, now),
+                )
+                playlist_id = int(cur.lastrowid)
+            else:
+                self.conn.execute("UPDATE saved_playlists SET name=?, changed_at=? WHERE id=?",
+                                  (name, now, playlist_id))  # fmt: skip
+            self._set_playlist_tracks(playlist_id, audio_hashes)
+        return playlist_id
+
+    def _set_playlist_tracks(self, playlist_id: int, audio_hashes: Sequence[str]) -> None:
+        self.conn.execute("DELETE FROM saved_playlist_tracks WHERE playlist_id=?", (playlist_id,))
+        self.conn.executemany(
+            "INSERT INTO saved_playlist_tracks(playlist_id, position, audio_hash) VALUES(?,?,?)",
+            [(playlist_id, i, h) for i, h in enumerate(audio_hashes)],
+        )
+
+    def update_saved_playlist(self, playlist_id: int, *, name: str | None = None,
+                              comment: str | None = None, public: bool | None = None,
+                              audio_hashes: Sequence[str] | None = None) -> None:  # fmt: skip
+        """Change what is given of a saved playlist; ``audio_hashes`` replaces its tracks."""
+        with self.transaction():
+            sets = {"name": name, "comment": comment,
+                    "public": None if public is None else int(public)}  # fmt: skip
+            for column, value in sets.items():
+                if value is not None:
+                    self.conn.execute(f"UPDATE saved_playlists SET {column}=? WHERE id=?",
+                                      (value, playlist_id))  # fmt: skip
+            if audio_hashes is not None:
+                self._set_playlist_tracks(playlist_id, audio_hashes)
+            self.conn.execute(
+                "UPDATE saved_playlists SET changed_at=? WHERE id=?", (time.time(), playlist_id)
+            )
+
+    def delete_saved_playlist(self, playlist_id: int) -> bool:
+        """Delete a saved playlist; whether it existed."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM saved_playlist_tracks WHERE playlist_id=?", (playlist_id,))
+            cur = self.conn.execute("DELETE FROM saved_playlists WHERE id=?", (playlist_id,))
+            return cur.rowcount > 0
+
+    def saved_playlists(self, playlist_id: int | None = None) -> list[SavedPlaylist]:
+        """Every saved playlist (or the one with ``playlist_id``), oldest first, with its tracks."""
+        sql = "SELECT id, name, comment, owner, public, created_at, changed_at FROM saved_playlists"
+        args: tuple = ()
+        if playlist_id is not None:
+            sql, args = sql + " WHERE id=?", (playlist_id,)
+        out = []
+        rows = self.conn.execute(sql + " ORDER BY id", args).fetchall()
+        for pid, name, comment, owner, public, created, changed in rows:
+            cur = self.conn.execute(
+                "SELECT audio_hash FROM saved_playlist_tracks WHERE playlist_id=? ORDER BY position",
+                (pid,),
+            )
+            hashes = [h for (h,) in cur]
+            out.append(SavedPlaylist(pid, name, comment, owner, bool(public), created, changed, hashes))
+        return out
+
+    def descriptor(self, audio_hash: str) -> dict[str, object] | None:
+        """One audio's descriptors JSON object, or None."""
+        row = self.conn.execute(
+            "SELECT data FROM descriptors WHERE audio_hash=?", (audio_hash,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     # -- playlist files ---------------------------------------------------------------------------
     def playlist_file_states(self) -> dict[str, tuple[int, int]]:

@@ -39,7 +39,7 @@ from segue.listen import loudness as _loud
 from segue.listen import rhythm_patterns as _rp
 from segue.listen import tempo as _tempo
 from segue.listen.key import camelot_compatible, camelot_distance, parse_camelot_or_key
-from segue.listen.spectral import ANALYSIS_SR, Spectrum
+from segue.listen.spectral import ANALYSIS_SR, Spectrum, chroma_filterbank
 from segue.listen.timbre import TIMBRE_LEN, timbre_vector
 
 __all__ = [
@@ -160,9 +160,7 @@ def _mono_at_analysis_rate(a: np.ndarray, sr: int) -> np.ndarray:
 
 def _beat_chroma_flux(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
     """1 - cosine similarity of mean chroma between consecutive inter-beat spans."""
-    import librosa
-
-    fb = librosa.filters.chroma(sr=spec.sr, n_fft=spec.n_fft, tuning=0.0)
+    fb = chroma_filterbank(spec.sr, spec.n_fft).copy()
     fb[:, spec.freqs < 80] = 0.0
     chroma = fb @ spec.magnitude
     idx = np.clip(np.round(beats * spec.fps).astype(int), 0, spec.n_frames)
@@ -207,7 +205,7 @@ def _descriptors(a: np.ndarray, ac: np.ndarray, sr: int, spec: Spectrum,
     if math.isfinite(bpm):
         bpm = _tempo.metrical_level(body[f0:f1], fps, bpm)
         conf = _tempo.periodicity(ac, fps, bpm)
-        beats = _tempo.track_beats(env, fps, spec.hop, spec.sr, bpm)
+        beats = _tempo.track_beats(env, fps, bpm)
         beats = beats[(beats >= start - 0.05) & (beats <= end + 0.05)]
         if len(beats) >= 8:
             ibi = np.diff(beats)
@@ -257,28 +255,6 @@ def analyse(audio: np.ndarray, sr: int) -> tuple[Descriptors, dict[str, np.ndarr
     spec = Spectrum(_mono_at_analysis_rate(ac, sr))
     bounds = _loud.music_bounds(ac, sr)
     return _descriptors(a, ac, sr, spec, bounds), _features(spec, bounds)
-
-
-_warmed_up = False
-
-
-def warm_up() -> None:
-    """Compile librosa's beat tracker in this process, or load it from numba's on-disk cache.
-
-    Numba compiles on first use and writes a cache beside librosa; processes compiling the
-    same function at once can read each other's half-written cache files and crash (seen with
-    a fresh install: parallel scan workers, about 1 run in 12). Running the full analysis once
-    here, on a synthetic click track, before the workers start leaves them only reading a
-    finished cache (a test checks they add nothing to it).
-    """
-    global _warmed_up
-    if _warmed_up:
-        return
-    sr = ANALYSIS_SR
-    t = np.arange(12 * sr) / sr
-    clicks = np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0.9)
-    analyse(np.stack([clicks, clicks]).astype(np.float32), sr)
-    _warmed_up = True
 
 
 def compute_descriptors(audio: np.ndarray, sr: int) -> Descriptors:

@@ -142,20 +142,13 @@ class ListeningHook(BatchingHook):
         self._models: tuple[Any, Any] | None = None
 
     def load_models(self) -> None:
-        """Load (downloading on first use) both MusiCNN models; raises a UserError if it can't.
-
-        Also compiles the descriptors' numba code in this (the scanning) process, so parallel
-        workers never race to compile it."""
+        """Load (downloading on first use) both MusiCNN models; raises a UserError if it can't."""
         if self._models is None:
             import torch
 
             from segue.listen.models.musicnn import load_musicnn
 
             torch.set_num_threads(max(1, os.cpu_count() or 1))
-            if self.descriptors:  # before any scan worker starts, see warm_up
-                from segue.listen.descriptors import warm_up
-
-                warm_up()
             self._models = (
                 load_musicnn("MSD_musicnn", self.device, self.precision),
                 load_musicnn("MTT_musicnn", self.device, self.precision),

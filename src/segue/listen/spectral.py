@@ -15,10 +15,12 @@ semitones below ~400 Hz.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import scipy.fft
+
+from segue.audio.spectrum import slaney_mel_filterbank, slaney_mel_frequencies
 
 ANALYSIS_SR = 22050
 N_FFT = 1024
@@ -48,6 +50,33 @@ def stft_power(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
     for i in range(0, n_frames, _STFT_CHUNK):
         spec = scipy.fft.rfft(frames[i: i + _STFT_CHUNK] * win, axis=1)
         out[:, i: i + _STFT_CHUNK] = (spec.real**2 + spec.imag**2).T
+    return out
+
+
+@lru_cache(maxsize=4)
+def chroma_filterbank(sr: int, n_fft: int) -> np.ndarray:
+    """Chroma filterbank (12 pitch classes from C, bins), float32, read-only: the one of
+    ``librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=0.0)`` (Ellis's chromagram weights).
+
+    Each FFT bin spreads over the pitch classes as a Gaussian in semitones around its own pitch,
+    ``sigma`` half a bin's width in semitones (at least half a semitone); columns are
+    l2-normalised, then weighted by a Gaussian over octaves centred five octaves above A0
+    (880 Hz), two octaves wide. The 0 Hz bin is given a pitch 1.5 octaves below the first bin's."""
+    n_chroma = 12
+    freqs = np.linspace(0, sr, n_fft, endpoint=False)[1:]
+    # pitch in semitones above A0 (A440 / 16)
+    bins = n_chroma * np.log2(freqs / (440.0 / 16))
+    bins = np.concatenate(([bins[0] - 1.5 * n_chroma], bins))
+    width = np.concatenate((np.maximum(bins[1:] - bins[:-1], 1.0), [1]))
+    d = np.subtract.outer(bins, np.arange(0, n_chroma, dtype="d")).T
+    half = np.round(float(n_chroma) / 2)
+    d = np.remainder(d + half + 10 * n_chroma, n_chroma) - half  # -6..6 semitones
+    w = np.exp(-0.5 * (2 * d / np.tile(width, (n_chroma, 1))) ** 2)
+    w = w / np.sum(np.abs(w) ** 2, axis=0, keepdims=True) ** 0.5
+    w *= np.tile(np.exp(-0.5 * (((bins / n_chroma - 5.0) / 2) ** 2)), (n_chroma, 1))
+    w = np.roll(w, -3, axis=0)  # rows from A to rows from C
+    out = np.ascontiguousarray(w[:, : 1 + n_fft // 2], dtype=np.float32)
+    out.setflags(write=False)
     return out
 
 
@@ -83,10 +112,8 @@ class Spectrum:
 
     @cached_property
     def mel_basis(self) -> np.ndarray:
-        import librosa
-
-        return librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=N_MELS, fmin=30.0,
-                                   fmax=self.sr / 2, dtype=np.float32)
+        """Slaney mel filterbank (N_MELS, bins), 30 Hz to sr / 2, float32."""
+        return slaney_mel_filterbank(self.sr, self.n_fft, N_MELS, 30.0, self.sr / 2)
 
     @cached_property
     def mel(self) -> np.ndarray:
@@ -106,6 +133,5 @@ class Spectrum:
 
     @cached_property
     def mel_freqs(self) -> np.ndarray:
-        import librosa
-
-        return librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=30.0, fmax=self.sr / 2)[1:-1]
+        """Centre frequency (Hz) of each mel band."""
+        return slaney_mel_frequencies(N_MELS + 2, 30.0, self.sr / 2)[1:-1]

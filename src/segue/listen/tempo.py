@@ -15,8 +15,9 @@
   carry accents at least half as strong as the beats (they are beats), halved while every other
   beat is under 35 % of its neighbours (a subdivision). Half-time-feel grooves (kick on 1, snare
   on 3) therefore read at their felt tempo, half the notated one.
-* Beats: Ellis's dynamic-programming beat tracker (librosa ``beat_track``, D. Ellis, "Beat
-  tracking by dynamic programming", JNMR 2007) constrained to the estimated tempo.
+* Beats: Ellis's dynamic-programming beat tracker (D. Ellis, "Beat tracking by dynamic
+  programming", JNMR 2007) constrained to the estimated tempo, in numpy
+  (:mod:`segue.listen.beats`; the same beats as librosa's ``beat_track``, without numba).
 * Downbeats (4/4 assumed): for each of the four phases of the beat sequence, the bar-level
   accent -- the rise of linear power below 200 Hz (kick, bass) and below 4 kHz (any louder
   hit), plus harmonic change (chroma flux between consecutive inter-beat spans) at those beats
@@ -30,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
+from segue.listen.beats import beat_frames
 from segue.listen.spectral import Spectrum
 
 BPM_MIN, BPM_MAX = 50.0, 220.0
@@ -190,16 +192,11 @@ def metrical_level(body_env: np.ndarray, fps: float, bpm: float) -> float:
     return bpm
 
 
-def track_beats(env: np.ndarray, fps: float, hop: int, sr: int, bpm: float) -> np.ndarray:
-    """Beat times (s) by dynamic programming at ``bpm``."""
-    import librosa
-
+def track_beats(env: np.ndarray, fps: float, bpm: float) -> np.ndarray:
+    """Beat times (s) by dynamic programming at ``bpm`` (see :mod:`segue.listen.beats`)."""
     if not np.isfinite(bpm) or len(env) < 8 or not np.any(env > 0):
         return np.zeros(0)
-    _, frames = librosa.beat.beat_track(onset_envelope=env.astype(np.float64), sr=sr,
-                                        hop_length=hop, bpm=bpm, tightness=400, trim=True,
-                                        units="frames")
-    return np.asarray(frames, float) / fps
+    return beat_frames(env, fps, bpm).astype(float) / fps
 
 
 def accent_envelopes(spec: Spectrum) -> tuple[np.ndarray, np.ndarray]:

@@ -39,9 +39,7 @@ def _contrast_bands(sr: int, n_fft: int) -> tuple[tuple[int, int, int], ...]:
     first extended one bin down, all but the last without their top bin, and k = the number of
     bins averaged for the peak and for the valley, rounded from the band size *before* the top
     bin is dropped, as librosa does."""
-    import librosa
-
-    freq = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    freq = np.fft.rfftfreq(n_fft, 1.0 / sr)
     octa = np.zeros(CONTRAST_BANDS + 2)
     octa[1:] = CONTRAST_FMIN * (2.0 ** np.arange(0, CONTRAST_BANDS + 1))
     out = []
@@ -54,13 +52,18 @@ def _contrast_bands(sr: int, n_fft: int) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
+def power_to_db(S: np.ndarray, amin: float = 1e-10, top_db: float = 80.0) -> np.ndarray:
+    """``10 log10(max(S, amin))``, floored ``top_db`` below its maximum over the whole array:
+    ``librosa.power_to_db(S)`` with its defaults (ref 1)."""
+    db = 10.0 * np.log10(np.maximum(amin, S))
+    return np.maximum(db, db.max() - top_db) if db.size else db
+
+
 def spectral_contrast(S: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
     """``librosa.feature.spectral_contrast(S=S, sr=sr, n_fft=n_fft, fmin=200, n_bands=6)`` of a
     magnitude spectrogram (bins, frames) -> (7, frames) dB, the same figures: librosa sorts
     every sub-band to average its k lowest and k highest bins; where k is 1 (the four lower
     bands at 22.05 kHz / 1024) that is the band's min and max, found without sorting."""
-    import librosa
-
     valley = np.zeros((CONTRAST_BANDS + 1, S.shape[1]))
     peak = np.zeros_like(valley)
     for b, (lo, hi, k) in enumerate(_contrast_bands(sr, n_fft)):
@@ -71,7 +74,7 @@ def spectral_contrast(S: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
             ordered = np.sort(band, axis=0)
             valley[b] = np.mean(ordered[:k], axis=0)
             peak[b] = np.mean(ordered[-k:], axis=0)
-    return librosa.power_to_db(peak) - librosa.power_to_db(valley)
+    return power_to_db(peak) - power_to_db(valley)
 
 
 def _cumsum_rows(P: np.ndarray) -> np.ndarray:

@@ -350,12 +350,14 @@ def next_picks(
     lookback: int = 3,
     noise: float = 0.0,
     rng: Any = None,
+    rules: Rules | None = None,
 ) -> list[int]:
     """Rows of the next ``k`` picks of an endless radio from ``seeds`` that has played
     ``history`` (see :meth:`RadioSession.resume`; ``skipped`` steer away).
 
     When the rules (artist gap, near-duplicates) leave no unplayed track, they are relaxed
     before anything played is repeated; repeats come only once everything has played.
+    ``rules``' filters (tempo, key, tags, ...) hold throughout; only its sequence rules relax.
     """
     rng = _rng(rng)
     skipped = set(skipped)
@@ -366,7 +368,8 @@ def next_picks(
         return RadioSession.resume(catalog, seeds, list(history) + out, skipped, lookback=lookback,
                                    noise=noise, rules=rules, rng=rng)  # fmt: skip
 
-    for rules in (Rules(), Rules(artist_gap=0, near_dup_eps=0.0)):
+    base = rules if rules is not None else Rules()
+    for rules in (base, replace(base, artist_gap=0, near_dup_eps=0.0)):
         current = session(rules)
         while len(out) < k:
             try:
@@ -380,7 +383,7 @@ def next_picks(
         if len(out) == k:
             break
     if len(out) < k:  # everything has been played: go round again (endless)
-        current = session(Rules(artist_gap=0))
+        current = session(replace(base, artist_gap=0))
         while len(out) < k:
             try:
                 out.append(current.next())
