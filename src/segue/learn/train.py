@@ -38,6 +38,8 @@ from segue.library.store import Store
 HELD_OUT_SHARE = 0.1
 MIN_CONTEXTS_FOR_HELD_OUT = 10
 FOLDS_BELOW = 100
+#: The held-out fits draw fewer nulls than the model's own fit: they only measure a loss.
+HELD_OUT_NULL_RUNS = 10
 #: Fewer tracks in contexts than this are too few to learn from (the chance level of a handful
 #: of tracks says nothing), and a space needs two directions at least (in one, every cosine is
 #: +1 or -1: no ranking left).
@@ -203,7 +205,8 @@ def held_out_loss(
         train = Contexts(ctx.hashes, [c for i, c in enumerate(ctx.contexts) if i not in out_ids],
                          ctx.negatives)  # fmt: skip
         held = [c for i, c in enumerate(ctx.contexts) if i in out_ids]
-        head, _ = fit(x, train, method, seed, device, **head_options)
+        options = {"null_runs": HELD_OUT_NULL_RUNS, **head_options}
+        head, _ = fit(x, train, method, seed, device, **options)
         held_count += len(held)
         plain += spreads(base, held, rng)
         learned += spreads(head(x), held, rng) if head is not None else [float("nan")] * len(held)
