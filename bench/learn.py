@@ -57,7 +57,9 @@ def one_core(cmd: list[str]) -> list[str]:
 def timed(cmd: list[str]) -> tuple[float, str]:
     env = {**os.environ, **ONE_CORE_ENV, "PYTHONPATH": str(REPO / "src")}
     started = time.perf_counter()
-    out = subprocess.run(one_core(cmd), capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(one_core(cmd), capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr}")
     return time.perf_counter() - started, out.stdout
 
 
