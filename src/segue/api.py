@@ -60,9 +60,12 @@ __all__ = [
     "UserError",
 ]  # fmt: skip
 
-#: Vector sources for similarity: neural embeddings, then the mixtape ancestor's feature sets.
+#: Vector sources for similarity: the space learned from this library (the default; the
+#: pretrained MusiCNN space until a model is trained), neural embeddings, then the mixtape
+#: ancestor's feature sets.
+LEARNED = "learned"
 NEURAL_FEATURES = ("musicnn", "deejai")
-FEATURE_SETS = (*NEURAL_FEATURES, "rp", "ssd", "rh", "timbre")
+FEATURE_SETS = (LEARNED, *NEURAL_FEATURES, "rp", "ssd", "rh", "timbre")
 POOLINGS = ("mean", "tfidf")
 HUB_REDUCTIONS = ("none", "csls", "mp")
 #: MusiCNN front-end precisions (``auto``: int8 where the CPU has it); see listen.models.musicnn.
@@ -185,7 +188,7 @@ class Library:
         self.store = store
         self._catalogs: dict[tuple[str, str], Any] = {}
         #: The vector source that ``catalog()`` (and so every playlist call) uses; see :meth:`use`.
-        self.features = "musicnn"
+        self.features = LEARNED
         self.pooling = "mean"
         self._collection: tuple[tuple, Collection] | None = None
 
@@ -242,9 +245,14 @@ class Library:
             raise UserError("weights are for the deejai model; MusiCNN's weights are fetched by segue")
         scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
         self._catalogs.clear()
+        playlists_before = self.store.playlist_file_states()
         report = scanner.scan(folders, files=files)
-        if hook is not None and (report.analysed or report.removed):
-            self._prepare_map(progress)
+        changed = (report.added + report.updated + report.moved + report.removed + report.analysed
+                   or self.store.playlist_file_states() != playlists_before)  # fmt: skip
+        if analyse and changed and self._hears_with_musicnn(hook):
+            report.learned = self.learn().as_dict()
+        if hook is not None and (report.analysed or report.removed or report.learned):
+            self._prepare_map(progress)  # after learning: the map shows the space playlists use
         return report
 
     def _prepare_map(self, progress: bool) -> None:
@@ -270,6 +278,47 @@ class Library:
         if progress and seconds >= 1.0:
             print(f"map: {len(points['ids'])} tracks laid out ({points['method']}) in {seconds:.1f} s",
                   file=sys.stderr)  # fmt: skip
+
+    @staticmethod
+    def _hears_with_musicnn(hook: AnalysisHook | None) -> bool:
+        """Whether a scan's analysis feeds the learned space (it reads MusiCNN's vectors)."""
+        return hook is None or getattr(hook, "model", None) == "musicnn"
+
+    # -- learning from the library --------------------------------------------------------------
+    def learn(self, *, method: str = "cooccurrence", sources: Sequence[str] | None = None,
+              step: Callable[[str], None] | None = None) -> Any:  # fmt: skip
+        """Train the learned space from the library's albums, folders, playlist files and plays
+        (see :mod:`segue.learn`) and store it; the next catalogue uses it. Returns the
+        :class:`~segue.learn.LearnSummary` (``space`` says whether a model is now in use);
+        ``step`` hears the name of each stage as it starts."""
+        from segue.learn import learn
+        from segue.learn.contexts import SOURCES
+
+        if self.store.read_only:
+            raise read_only_library(self.path)
+        summary, _ = learn(self.store, method=method, sources=sources or SOURCES, step=step)
+        self._catalogs.clear()
+        return summary
+
+    def learned_model(self) -> Any:
+        """The library's learned model (loaded once per process), or None."""
+        from segue.learn import load_model
+
+        return load_model(self.store)
+
+    def space(self) -> str:
+        """``learned`` when the current vectors are the learned space, else ``pretrained``."""
+        return "learned" if self._source(self.features, self.pooling)[0] == LEARNED else "pretrained"
+
+    def clusters(self, k: int | None = None) -> list[dict[str, Any]]:
+        """The library as a handful of playlists in the current space: each a name (its
+        distinctive tags and main artists), its tags, artists and catalogue rows."""
+        from segue.learn.clusters import cluster_catalog
+
+        if k is not None and k < 1:
+            raise UserError(f"the number of clusters must be at least 1, got {k}")
+        return [{"name": c.name, "tags": c.tags, "artists": c.artists, "rows": c.rows}
+                for c in cluster_catalog(self.catalog(), k)]  # fmt: skip
 
     @staticmethod
     def _listening_hook(model: str, precision: str, weights: str | None) -> AnalysisHook:
@@ -359,7 +408,17 @@ class Library:
             "warnings": [
                 {"path": i.path, "reason": i.reason} for i in issues if i.severity == "warning"
             ],
+            "learned": self._learned_status(),
         }
+
+    def _learned_status(self) -> dict[str, object] | None:
+        """The learned model in use (dims, contexts, when), or None for the pretrained space."""
+        model = self.learned_model()
+        if model is None:
+            return None
+        s = model.summary
+        return {"dims": model.dims, "contexts": s.get("contexts"), "tracks": s.get("tracks"),
+                "held_out": s.get("held_out")}  # fmt: skip
 
     def count_tracks(self) -> int:
         """Tracks catalogued (analysed or not)."""
@@ -549,7 +608,7 @@ class Library:
             raise TrackNotFound(f"no playlist with id {playlist_id}")
 
     # -- vectors ------------------------------------------------------------------------------
-    def use(self, features: str = "musicnn", pooling: str = "mean") -> Library:
+    def use(self, features: str = LEARNED, pooling: str = "mean") -> Library:
         """Choose the vectors behind similarity for the calls that follow (see :meth:`catalog`)."""
         self.catalog_check(features, pooling)
         self.features, self.pooling = features, pooling
@@ -565,7 +624,7 @@ class Library:
     def use_catalog(self, catalog: Any) -> None:
         """Install a catalogue built elsewhere (e.g. shared by the web app's threads) for the
         current vector source; ``None`` drops it so the next call rebuilds from the store."""
-        key = (self.features, self.pooling)
+        key = self._source(self.features, self.pooling)
         if catalog is None:
             self._catalogs.pop(key, None)
         else:
@@ -584,12 +643,20 @@ class Library:
         features = features or self.features
         pooling = pooling or self.pooling
         self.catalog_check(features, pooling)
-        if features not in NEURAL_FEATURES:
-            pooling = "mean"
-        key = (features, pooling)
+        key = self._source(features, pooling)
         if key not in self._catalogs:
-            self._catalogs[key] = self._saved_or_built_catalog(features, pooling)
+            self._catalogs[key] = self._saved_or_built_catalog(*key)
         return self._catalogs[key]
+
+    def _source(self, features: str, pooling: str) -> tuple[str, str]:
+        """The vectors ``features``/``pooling`` stand for now: ``learned`` is the pretrained
+        MusiCNN space until a model is trained, and with TF-IDF pooling (the head reads the
+        mean-pooled vectors)."""
+        if features == LEARNED:
+            if pooling != "mean" or self.learned_model() is None:
+                return "musicnn", pooling
+            return LEARNED, "mean"
+        return features, pooling if features in NEURAL_FEATURES else "mean"
 
     def _snapshot_folder(self) -> Path:
         """Where saved catalogues live: beside the library file (``library.db.catalog/``), or
@@ -626,6 +693,8 @@ class Library:
         return catalog
 
     def _build_catalog(self, features: str, pooling: str) -> Any:
+        if features == LEARNED:
+            return self._learned_catalog()
         from segue.listen.models.musicnn_tags import MUSICNN_TAGS
         from segue.playlist.catalog import Catalog
 
@@ -678,6 +747,32 @@ class Library:
             camelot=[x.get("camelot") for x in d],
             tags={name: tag_matrix[:, i] for i, name in enumerate(MUSICNN_TAGS["MSD_musicnn"])},
         )
+
+    def _learned_catalog(self) -> Any:
+        """The MusiCNN catalogue with every track, its intro and its outro placed by the
+        learned head (tracks without the head's inputs are left out)."""
+        import dataclasses
+
+        from segue.learn.features import library_inputs
+
+        model = self.learned_model()
+        base = self._build_catalog("musicnn", "mean")
+        hash_of = {t.id: t.audio_hash for t in self.store.tracks()}
+        hashes = [hash_of[int(i)] for i in base.ids]
+        unique = list(dict.fromkeys(hashes))
+        placed = {}
+        for kind in ("track", "intro", "outro"):
+            kept, inputs = library_inputs(self.store, unique, kind)
+            placed[kind] = dict(zip(kept, model.place_rows(inputs), strict=True)) if kept else {}
+        rows = [i for i, h in enumerate(hashes) if h in placed["track"]]
+        if not rows:
+            raise NotReady("no track has what the learned space reads: run 'segue scan DIR' first")
+        cat = base.subset(rows) if len(rows) < len(hashes) else base
+        chosen = [hashes[i] for i in rows]
+        track = np.stack([placed["track"][h] for h in chosen])
+        edge = {kind: np.stack([placed[kind].get(h, placed["track"][h]) for h in chosen])
+                for kind in ("intro", "outro")}  # fmt: skip
+        return dataclasses.replace(cat, vectors=track, intro=edge["intro"], outro=edge["outro"])
 
     def _tfidf_vectors(self, model: str, hashes: list[str], fallback: np.ndarray) -> np.ndarray:
         """Deej-AI TF-IDF track vectors from the stored slice embeddings, library-wide."""
@@ -758,16 +853,20 @@ class Library:
         from segue.audio.formats import NotAudioError, sniff_format
         from segue.listen.pipeline import analyse_outside
 
-        if self.features != "musicnn":
-            raise UserError(f"an audio file outside the library can seed the musicnn features only: {path}")
+        if self.features not in (LEARNED, "musicnn"):
+            raise UserError(f"an audio file outside the library can seed the learned and musicnn features only: {path}")
         try:
             sniff_format(path)
         except NotAudioError as exc:
             raise UnsupportedAudio(f"not a supported audio file: {exc}") from None
         try:
-            vector = np.asarray(analyse_outside(path)["track"], dtype=np.float32)
+            arrays = analyse_outside(path)
         except DecodeError as exc:
             raise UnsupportedAudio(f"cannot analyse {path}: {exc}") from exc
+        vector = np.asarray(arrays["track"], dtype=np.float32)
+        if self.space() == "learned":  # placed by the head, like every library track
+            placed = self.learned_model().place(arrays)
+            vector = vector if placed is None else placed
         return vector / (float(np.linalg.norm(vector)) or 1.0)
 
     def seed_vector(self, text: str) -> tuple[int | None, np.ndarray]:
@@ -960,6 +1059,7 @@ class Library:
         labels = load_labels(labels_csv) if labels_csv else None
         result = evaluate(self.catalog(), labels, k, hub_reduction=hub_reduction, n_journeys=journeys)
         result["features"], result["pooling"] = self.features, self.pooling
+        result["space"] = self.space()
         return result
 
     # -- outputs ------------------------------------------------------------------------------

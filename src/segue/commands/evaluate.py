@@ -16,10 +16,13 @@ def cmd_eval(lib: Library, args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     print(f"{result['n_tracks']} tracks, {result['n_labelled']} labelled; features "
-          f"{result['features']} ({result['pooling']}), hub reduction {result['hub_reduction']}")  # fmt: skip
+          f"{result['features']} ({result['pooling']}, {result['space']} space), "
+          f"hub reduction {result['hub_reduction']}")  # fmt: skip
     k = result["k"]
     for name, label in (("genre_precision", f"style precision@{k}, other artists"),
-                        ("genre_precision_album_filtered", f"style precision@{k}, other albums")):  # fmt: skip
+                        ("genre_precision_album_filtered", f"style precision@{k}, other albums"),
+                        ("genre_precision_artist_album_filtered",
+                         f"style precision@{k}, other artists and albums")):  # fmt: skip
         if name in result and result[name]["value"] is not None:
             print(f"  {label}: {result[name]['value']:.3f} (chance {result[name]['chance']:.3f})")
     for name in ("same_artist_share", "same_album_share"):

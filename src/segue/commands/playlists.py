@@ -12,8 +12,10 @@ from segue.commands.mix import add_mix_options, mix_kwargs, report_mix
 
 
 def add_vector_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--features", default="musicnn", choices=FEATURE_SETS,
-                   help="what 'similar' means: neural embeddings or a classic feature set")  # fmt: skip
+    p.add_argument("--features", default="learned", choices=FEATURE_SETS,
+                   help="what 'similar' means: the space learned from this library (default; "
+                        "pretrained MusiCNN until 'segue learn' has a model), musicnn (the "
+                        "pretrained space), deejai, or a classic feature set")  # fmt: skip
     p.add_argument("--pooling", default="mean", choices=POOLINGS,
                    help="slice pooling for neural features (tfidf: Deej-AI's MP3ToVec)")  # fmt: skip
 

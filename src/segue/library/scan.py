@@ -35,6 +35,7 @@ import numpy as np
 from segue.audio.decode import AudioInfo, read_audio
 from segue.audio.formats import AUDIO_EXTENSIONS
 from segue.errors import DecodeError, UserError
+from segue.library.playlist_files import record_playlist_files
 from segue.library.store import Store
 from segue.library.tags import Cover, find_cover, folder_cover_path, open_tags, read_tags
 from segue.progress import Progress
@@ -101,6 +102,7 @@ class ScanReport:
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    learned: dict[str, object] | None = None  # the training that followed the scan (segue.learn)
 
     def as_dict(self) -> dict[str, object]:
         data = dict(self.__dict__)
@@ -320,6 +322,7 @@ class Scanner:
             self.report.interrupted = True
         if not self.report.interrupted:
             self._remove_missing(root_paths, set(paths) - self._vanished)
+            record_playlist_files(self.store, root_paths)
         if self.hook is not None:
             self.hook.finish(self.store)
         self.report.duplicates = sum(len(g) - 1 for g in self.store.duplicate_groups())

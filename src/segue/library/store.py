@@ -20,6 +20,13 @@ Tables (schema version in ``meta``):
   albums and artists by the group key of :mod:`segue.library.browse`.
 - ``saved_playlists`` / ``saved_playlist_tracks``: playlists saved from a player, their tracks
   by ``audio_hash`` in order (so a rescan that renumbers tracks keeps them).
+- ``playlist_files`` / ``playlist_entries``: M3U/M3U8/XSPF/PLS files found in the scanned folders
+  and their entries in order: the entry as written and its resolved absolute path (NULL for a URL
+  that is no local file). An entry is a library track when a track has that path (a join at query
+  time, so it resolves whenever the music is scanned).
+- ``learned_models``: what ``segue learn`` fitted to this library, one row per model name, the
+  arrays as an ``.npz`` blob with its version and a fingerprint of the vectors it was trained on;
+  replaced in one statement, so a crashed training leaves the previous row in place.
 
 Migrations are forward-only: ``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``.
 """
@@ -148,6 +155,34 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (playlist_id, position)
     );
     """,
+    # 4 -> 5: playlist files found in the scanned folders, and models learned from the library.
+    """
+    CREATE TABLE playlist_files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        format TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        error TEXT,
+        read_at REAL NOT NULL
+    );
+    CREATE TABLE playlist_entries (
+        playlist_id INTEGER NOT NULL REFERENCES playlist_files(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        path TEXT,
+        PRIMARY KEY (playlist_id, position)
+    );
+    CREATE INDEX playlist_entries_path ON playlist_entries(path);
+    CREATE TABLE learned_models (
+        name TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        trained_on TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        data BLOB NOT NULL,
+        trained_at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -233,6 +268,42 @@ class SavedPlaylist:
     audio_hashes: list[str]
     #: The tracks' current ids (filled by the API from ``audio_hashes``; gone tracks left out).
     track_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PlaylistFileRow:
+    """A playlist file found by a scan (``error`` when it could not be read)."""
+
+    id: int
+    path: str
+    format: str
+    error: str | None
+    entries: int
+    resolved: int
+
+
+@dataclass
+class PlaylistEntryRow:
+    """One entry of a playlist file: ``track_id`` is None when no library track has its path."""
+
+    playlist_id: int
+    position: int
+    entry: str
+    path: str | None
+    track_id: int | None
+    audio_hash: str | None
+
+
+@dataclass
+class LearnedModelRow:
+    """A stored learned model (see ``Store.put_learned_model``)."""
+
+    name: str
+    version: str
+    trained_on: str
+    summary: dict[str, object]
+    data: bytes
+    trained_at: float
 
 
 @dataclass
@@ -387,11 +458,13 @@ class Store:
         return None if first == "ok" else " ".join(first.split())
 
     def change_marker(self) -> tuple:
-        """A cheap value that changes whenever tracks or analyses change (another process's
-        scan included): readers that cache what they built from the store compare it."""
+        """A cheap value that changes whenever tracks, analyses or the learned model change
+        (another process's scan or training included): readers that cache what they built from
+        the store compare it."""
         return tuple(self.conn.execute(
             "SELECT (SELECT count(*) FROM analyses), (SELECT max(analysed_at) FROM analyses), "
-            "(SELECT count(*) FROM tracks), (SELECT max(updated_at) FROM tracks)"
+            "(SELECT count(*) FROM tracks), (SELECT max(updated_at) FROM tracks), "
+            "(SELECT count(*) FROM learned_models), (SELECT max(trained_at) FROM learned_models)"
         ).fetchone())  # fmt: skip
 
     # -- tracks -----------------------------------------------------------------------------
@@ -535,6 +608,14 @@ class Store:
             "analysed_at=excluded.analysed_at",
             (audio_hash, model, version, int(error is None), error, time.time()),
         )
+
+    def analysis_versions(self, model: str) -> dict[str, int]:
+        """How many audios have a successful analysis of each version of ``model``."""
+        cur = self.conn.execute(
+            "SELECT version, count(*) FROM analyses WHERE model=? AND ok=1 GROUP BY version",
+            (model,),
+        )
+        return {v: int(c) for v, c in cur}
 
     def analysis_status(self, model: str) -> dict[str, str | None]:
         """audio_hash -> None (analysed) or the error text, for one model."""
@@ -704,6 +785,102 @@ class Store:
             hashes = [h for (h,) in cur]
             out.append(SavedPlaylist(pid, name, comment, owner, bool(public), created, changed, hashes))
         return out
+
+    # -- playlist files ---------------------------------------------------------------------------
+    def playlist_file_states(self) -> dict[str, tuple[int, int]]:
+        """Every recorded playlist file with its (size, mtime_ns)."""
+        cur = self.conn.execute("SELECT path, size, mtime_ns FROM playlist_files")
+        return {p: (s, m) for p, s, m in cur}
+
+    def put_playlist_file(
+        self,
+        path: str,
+        fmt: str,
+        size: int,
+        mtime_ns: int,
+        entries: Sequence[tuple[str, str | None]],
+        error: str | None = None,
+    ) -> int:
+        """Record (or replace) a playlist file and its entries: (as written, resolved path)."""
+        self.conn.execute(
+            "INSERT INTO playlist_files(path, format, size, mtime_ns, error, read_at) "
+            "VALUES(?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET format=excluded.format, "
+            "size=excluded.size, mtime_ns=excluded.mtime_ns, error=excluded.error, "
+            "read_at=excluded.read_at",
+            (path, fmt, size, mtime_ns, error, time.time()),
+        )
+        pid = int(
+            self.conn.execute("SELECT id FROM playlist_files WHERE path=?", (path,)).fetchone()[0]
+        )
+        self.conn.execute("DELETE FROM playlist_entries WHERE playlist_id=?", (pid,))
+        self.conn.executemany(
+            "INSERT INTO playlist_entries(playlist_id, position, entry, path) VALUES(?,?,?,?)",
+            [(pid, i, entry, resolved) for i, (entry, resolved) in enumerate(entries)],
+        )
+        return pid
+
+    def delete_playlist_files(self, paths: Iterable[str]) -> int:
+        return sum(
+            self.conn.execute("DELETE FROM playlist_files WHERE path=?", (p,)).rowcount
+            for p in paths
+        )
+
+    def playlist_files(self) -> list[PlaylistFileRow]:
+        """Recorded playlist files with their entry counts (all, and those that are tracks)."""
+        cur = self.conn.execute(
+            "SELECT f.id, f.path, f.format, f.error, count(e.position), count(t.id) "
+            "FROM playlist_files f LEFT JOIN playlist_entries e ON e.playlist_id = f.id "
+            "LEFT JOIN tracks t ON t.path = e.path GROUP BY f.id ORDER BY f.path"
+        )
+        return [PlaylistFileRow(*row) for row in cur]
+
+    def playlist_entries(self, playlist_id: int | None = None) -> list[PlaylistEntryRow]:
+        """Entries in playlist order (one playlist's, or all grouped by playlist), each with
+        the library track that has its path, if any."""
+        sql = (
+            "SELECT e.playlist_id, e.position, e.entry, e.path, t.id, t.audio_hash "
+            "FROM playlist_entries e LEFT JOIN tracks t ON t.path = e.path"
+        )
+        args: list[object] = []
+        if playlist_id is not None:
+            sql += " WHERE e.playlist_id=?"
+            args.append(playlist_id)
+        sql += " ORDER BY e.playlist_id, e.position"
+        return [PlaylistEntryRow(*row) for row in self.conn.execute(sql, args)]
+
+    # -- learned models -------------------------------------------------------------------------
+    def put_learned_model(
+        self, name: str, version: str, trained_on: str, summary: dict[str, object], data: bytes
+    ) -> None:
+        """Store a learned model, replacing the previous one of that name in one statement."""
+        self.conn.execute(
+            "INSERT INTO learned_models(name, version, trained_on, summary, data, trained_at) "
+            "VALUES(?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET version=excluded.version, "
+            "trained_on=excluded.trained_on, summary=excluded.summary, data=excluded.data, "
+            "trained_at=excluded.trained_at",
+            (name, version, trained_on, json.dumps(summary), data, time.time()),
+        )
+
+    def learned_model(self, name: str) -> LearnedModelRow | None:
+        row = self.conn.execute(
+            "SELECT name, version, trained_on, summary, data, trained_at FROM learned_models "
+            "WHERE name=?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        return LearnedModelRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5])
+
+    def learned_model_stamp(self, name: str) -> tuple[str, float] | None:
+        """(version, trained_at) of a stored model without reading its data: a cheap check
+        of whether a model loaded earlier is still the current one."""
+        row = self.conn.execute(
+            "SELECT version, trained_at FROM learned_models WHERE name=?", (name,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def delete_learned_model(self, name: str) -> None:
+        self.conn.execute("DELETE FROM learned_models WHERE name=?", (name,))
 
     def vector(self, audio_hash: str, model: str, kind: str) -> np.ndarray | None:
         row = self.conn.execute(

@@ -1,4 +1,4 @@
-"""Playlist files: M3U/M3U8, XSPF and PLS writers and readers.
+"""Playlist files: M3U/M3U8, XSPF and PLS writers.
 
 Writers (:func:`write_playlist`)
     - the format comes from the extension unless ``fmt`` is given;
@@ -16,9 +16,10 @@ Writers (:func:`write_playlist`)
     - every write is atomic: a temporary file in the same folder, fsync, ``os.replace``; on any
       error the temporary file is removed and the old playlist (if any) is untouched.
 
-Readers (:func:`read_playlist`) return absolute, normalised paths for the four formats
-(relative entries resolved against the playlist's folder, ``file://`` URIs decoded, other URLs
-such as ``http://`` skipped), for using a playlist as seeds.
+The reader (:func:`read_playlist`: absolute, normalised paths for the four formats, relative
+entries resolved against the playlist's folder, ``file://`` URIs decoded, other URLs skipped)
+lives in :mod:`segue.library.playlist_files`, because the scan reads the playlist files it finds;
+it is re-exported here for the callers that use a playlist as seeds.
 """
 
 from __future__ import annotations
@@ -31,10 +32,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from segue.errors import UserError
 from segue.files import atomic_write_text
+from segue.library.playlist_files import read_playlist
+
+__all__ = [
+    "FORMATS",
+    "PlaylistEntry",
+    "atomic_write_text",
+    "entries_from_catalog",
+    "playlist_text",
+    "read_playlist",
+    "write_playlist",
+]
 
 FORMATS = {".m3u": "m3u", ".m3u8": "m3u8", ".xspf": "xspf", ".pls": "pls"}
 XSPF_NS = "http://xspf.org/ns/0/"
@@ -228,92 +240,3 @@ def write_playlist(
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     return Path(out)
-
-
-# --- readers ------------------------------------------------------------------------------------
-
-
-def _resolve(entry: str, folder: str) -> str | None:
-    if not entry.strip():
-        return None
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", entry):
-        u = urlsplit(entry)
-        if u.scheme.lower() != "file":
-            return None
-        p = unquote(u.path)
-        if os.name == "nt" and re.match(r"^/[A-Za-z]:", p):
-            p = p[1:]
-        return os.path.normpath(p)
-    p = os.path.expanduser(entry)
-    if not os.path.isabs(p):
-        p = os.path.join(folder, p)
-    return os.path.normpath(p)
-
-
-def _read_text(path: str) -> str:
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def read_playlist(path: str | os.PathLike[str]) -> list[str]:
-    """Absolute paths of the local files a playlist lists, in order (see module docstring)."""
-    p = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    if not os.path.isfile(p):
-        raise UserError(f"no such playlist file: {p}")
-    folder = os.path.dirname(p)
-    try:
-        text = _read_text(p)
-    except OSError as exc:
-        raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
-    ext = os.path.splitext(p)[1].lower()
-    head = text.lstrip()[:200].lower()
-    if ext == ".xspf" or head.startswith("<?xml") or head.startswith("<playlist"):
-        return _read_xspf(p, text, folder)
-    if ext == ".pls" or head.startswith("[playlist]"):
-        return _read_pls(text, folder)
-    if ext in (".m3u", ".m3u8") or head.startswith("#extm3u") or ext == "":
-        out = []
-        for line in text.splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            r = _resolve(line, folder)
-            if r:
-                out.append(r)
-        return out
-    raise UserError(f"cannot tell the playlist format of {p}; use .m3u, .m3u8, .xspf or .pls")
-
-
-def _read_xspf(p: str, text: str, folder: str) -> list[str]:
-    try:
-        root = ET.fromstring(text.encode("utf-8"))
-    except ET.ParseError as exc:
-        raise UserError(f"{p} is not valid XSPF: {exc}") from None
-    out = []
-    for loc in root.iter():
-        if loc.tag.rsplit("}", 1)[-1] != "location" or not loc.text:
-            continue
-        entry = loc.text.strip()
-        if "://" not in entry:
-            entry = unquote(entry)
-        r = _resolve(entry, folder)
-        if r:
-            out.append(r)
-    return out
-
-
-def _read_pls(text: str, folder: str) -> list[str]:
-    files: dict[int, str] = {}
-    for line in text.splitlines():
-        m = re.match(r"^\s*File(\d+)\s*=(.*)$", line, re.IGNORECASE)
-        if m:
-            files[int(m.group(1))] = m.group(2)
-    out = []
-    for k in sorted(files):
-        r = _resolve(files[k], folder)
-        if r:
-            out.append(r)
-    return out
