@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +74,6 @@ MAP_METHODS = ("tsne", "umap")
 #: player's first view of the map does it in seconds).
 MAP_AT_SCAN_MIN = 200
 #: At most this many sound clusters colour the map (about sqrt(n / 4) below that).
-MAP_CLUSTERS = 12
 BROWSE_KINDS = ("album", "artist", "genre", "tag")
 BROWSE_SORTS = ("name", "tracks", "recent")
 IMAGE_SOURCES = ("auto", "gan", "covers")
@@ -1158,12 +1156,40 @@ class Library:
             summary["mix"] = str(result.output)
         return summary
 
+    def _space_name(self) -> str:
+        """Which vectors the current catalogue holds, as a name that changes with them: the
+        learned model's own digest, else the feature set and pooling (for layout caches)."""
+        import hashlib
+
+        source, pooling = self._source(self.features, self.pooling)
+        if source == LEARNED:
+            model = self.learned_model()
+            return "learned-" + hashlib.blake2b(model.to_bytes(), digest_size=8).hexdigest()
+        return f"{source}-{pooling}"
+
+    def _cluster_labels(self) -> tuple[list[int], list[str]]:
+        """Each catalogue row's sound cluster (as ``segue clusters`` forms them) and the
+        clusters' names, biggest first; kept on the catalogue."""
+        from segue.learn.clusters import cluster_catalog
+
+        cat = self.catalog()
+
+        def build() -> tuple[list[int], list[str]]:
+            found = cluster_catalog(cat)
+            labels = [0] * len(cat)
+            for j, cluster in enumerate(found):
+                for r in cluster.rows:
+                    labels[r] = j
+            return labels, [f"{j + 1} · {c.name}" for j, c in enumerate(found)]
+
+        return cat.cached("cluster_labels", build)
+
     def map_points(self, on_progress: Callable[[float], None] | None = None) -> dict[str, Any]:
-        """The collection map as columns (one entry per analysed track): coordinates in [0, 1],
-        codes for colouring (top tag, genre, album, sound cluster) with their names, labels,
-        covers; computed once per catalogue (the layout is cached on disk as well).
-        ``on_progress(share)`` hears how far a first layout has got (0..1)."""
-        from segue.art.layout import catalog_map, clusters
+        """The collection map as columns (one entry per analysed track): coordinates in [0, 1]
+        in the space playlists use, codes for colouring (top tag, genre, album, sound cluster)
+        with their names, labels, covers; computed once per catalogue (the layout is cached on
+        disk as well). ``on_progress(share)`` hears how far a first layout has got (0..1)."""
+        from segue.art.layout import catalog_map
 
         cat = self.catalog()
 
@@ -1173,17 +1199,11 @@ class Library:
             return list(names), coded
 
         def build() -> dict[str, Any]:
-            xy, method = catalog_map(self.store, cat, on_progress=on_progress)
-            tops = cat.top_tags()
-            tag_names, tag_codes = codes(tops)
+            xy, method = catalog_map(cat, self._space_name(), on_progress=on_progress)
+            tag_names, tag_codes = codes(cat.top_tags())
             genre_names, genre_codes = codes([g or "" for g in cat.genre])
             album_names, album_codes = codes([a or "" for a in cat.album])
-            k = int(min(MAP_CLUSTERS, max(2, round((len(cat) / 4) ** 0.5))))
-            cluster = clusters(cat.vectors, k)
-            cluster_names = []
-            for j in range(int(cluster.max()) + 1 if len(cluster) else 0):
-                common = Counter(tops[i] for i in np.flatnonzero(cluster == j) if tops[i]).most_common(1)
-                cluster_names.append(f"{j + 1} · {common[0][0]}" if common else f"{j + 1}")
+            cluster, cluster_names = self._cluster_labels()
             return {
                 "method": method,
                 "ids": [int(i) for i in cat.ids],
@@ -1195,7 +1215,7 @@ class Library:
                 "genre_names": genre_names,
                 "album": album_codes,
                 "album_names": album_names,
-                "cluster": [int(c) for c in cluster],
+                "cluster": cluster,
                 "cluster_names": cluster_names,
                 "title": [t or None for t in cat.title],
                 "artist": [a or None for a in cat.artist],
@@ -1210,7 +1230,7 @@ class Library:
         from segue.art.layout import catalog_map_ready
 
         cat = self.catalog()
-        return cat.is_cached("map_points") or catalog_map_ready(self.store, cat)
+        return cat.is_cached("map_points") or catalog_map_ready(cat, self._space_name())
 
     # -- browsing: albums, artists, genres, tags (the web player's library views) -------------
     def _browse(self) -> Any:
@@ -1304,11 +1324,23 @@ class Library:
 
     def write_map(self, output: str, method: str = "tsne", progress: bool = True) -> dict[str, Any]:
         """The interactive HTML map of the whole library at ``output``; returns counts."""
+        from segue.art.layout import catalog_layout
         from segue.art.map_html import build_map
 
         if method not in MAP_METHODS:
             raise UserError(f"map method must be one of {', '.join(MAP_METHODS)}, got {method!r}")
-        return build_map(self.store, self.check_output(output), method=method, progress=progress)
+        target = self.check_output(output)
+        coords: dict[int, tuple[float, float]] = {}
+        clusters: dict[int, str] = {}
+        try:
+            cat = self.catalog()
+        except NotReady:  # nothing analysed yet: every track is listed, none placed
+            cat = None
+        if cat is not None and len(cat) >= 3:
+            coords = catalog_layout(cat, self._space_name(), method)
+            labels, names = self._cluster_labels()
+            clusters = {int(i): names[labels[r]] for r, i in enumerate(cat.ids)}
+        return build_map(self.store, target, coords, clusters, method=method, progress=progress)
 
     def train_art(self, *, conditional: bool = True, epochs: int | None = None,
                   max_seconds: float | None = None, size: int = 128, batch_size: int = 32,

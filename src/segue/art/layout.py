@@ -554,23 +554,14 @@ def arrange_by_similarity(vectors: np.ndarray, grid: Grid, seed: int = 0) -> np.
     return best
 
 
-def track_layout(store, params: LayoutParams | None = None, cache: Path | None = None,
-                     kind: str = "track", model: str = "musicnn",
-                     on_progress: Callable[[float], None] | None = None) -> dict[int, tuple[float, float]]:  # fmt: skip
-    """{track id: (x, y)} for every analysed track (copies of one recording share a place)."""
-    vectors = store.vectors(model, kind)
-    proj = layout_points(vectors, params, name=f"{model}-{kind}", cache=cache, on_progress=on_progress).as_dict()
-    return {t.id: proj[t.audio_hash] for t in store.tracks() if t.audio_hash in proj}
-
-
-def library_layout(store, method: str = "tsne", cache: Path | None = None,
-                   on_progress: Callable[[float], None] | None = None, **params) -> dict[int, tuple[float, float]]:  # fmt: skip
-    """The library map's layout, {track id: (x, y)}: MusiCNN track vectors by t-SNE or UMAP.
-
-    The web app calls this too, so the map and the app show the same picture (and share the
-    cache).
-    """
-    return track_layout(store, LayoutParams(method=method, **params), cache=cache, on_progress=on_progress)
+def catalog_layout(catalog, name: str, method: str = "tsne", cache: Path | None = None,
+                   on_progress: Callable[[float], None] | None = None) -> dict[int, tuple[float, float]]:  # fmt: skip
+    """{track id: (x, y)}: the catalogue's own unit vectors (the space playlists use: learned
+    or pretrained) by t-SNE or UMAP. ``name`` says which vectors these are (the cache keeps
+    layouts of other spaces apart); ``segue map`` and the web player share it."""
+    vectors = {str(int(i)): catalog.vectors[r] for r, i in enumerate(catalog.ids)}
+    layout = layout_points(vectors, LayoutParams(method=method), name=name, cache=cache, on_progress=on_progress)
+    return {int(k): xy for k, xy in layout.as_dict().items()}
 
 
 def colour_layout(palettes: Mapping[str, object], params: LayoutParams | None = None,
@@ -591,21 +582,21 @@ def _scale01(xy: np.ndarray) -> np.ndarray:
     return ((xy - lo) / span).astype(np.float32)
 
 
-def catalog_map_ready(store, catalog) -> bool:
+def catalog_map_ready(catalog, name: str) -> bool:
     """Whether :func:`catalog_map` would answer without a long computation: PCA (fast) for
     this size, or the t-SNE layout of exactly these tracks already on disk (made at the end of
     a scan, or by an earlier view)."""
     if not 3 <= len(catalog) <= TSNE_MAX_TRACKS:
         return True
-    keys = sorted(set(store.vector_hashes("musicnn", "track")))
-    return layout_path(keys, LayoutParams(method="tsne"), name="musicnn-track").exists()
+    keys = sorted(str(int(i)) for i in catalog.ids)
+    return layout_path(keys, LayoutParams(method="tsne"), name=name).exists()
 
 
-def catalog_map(store, catalog, on_progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, str]:
+def catalog_map(catalog, name: str, on_progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, str]:
     """(n, 2) coordinates in [0, 1] for every catalogue row, and the method's name.
 
-    The same t-SNE layout as ``segue map`` (:func:`library_layout`, cached on disk and shared with
-    it) up to :data:`TSNE_MAX_TRACKS` tracks; above that, or if it fails, PCA of the unit track
+    The t-SNE layout of :func:`catalog_layout` (cached on disk, shared with ``segue map``) up
+    to :data:`TSNE_MAX_TRACKS` tracks; above that, or if it fails, PCA of the unit track
     vectors (:func:`pca_2d`). Kept on the catalogue, so it is computed once per rebuild.
     ``on_progress(share)`` hears how far a first computation has got.
     """
@@ -614,7 +605,7 @@ def catalog_map(store, catalog, on_progress: Callable[[float], None] | None = No
         xy, method = None, "tsne"
         if 3 <= len(catalog) <= TSNE_MAX_TRACKS:
             try:
-                by_id = library_layout(store, "tsne", on_progress=on_progress)
+                by_id = catalog_layout(catalog, name, "tsne", on_progress=on_progress)
             except Exception as exc:  # noqa: BLE001 - the map must still draw: fall back to PCA
                 print(f"warning: map layout failed, using PCA: {exc}", file=sys.stderr)
                 by_id = {}
@@ -625,40 +616,3 @@ def catalog_map(store, catalog, on_progress: Callable[[float], None] | None = No
         return (_scale01(xy) if len(xy) else xy, method)
 
     return catalog.cached("map_coordinates", build)
-
-
-def clusters(vectors: np.ndarray, k: int, seed: int = 0, sample: int = 20000) -> np.ndarray:
-    """A cluster number (0..k-1) per row of unit ``vectors``: spherical k-means (k-means++
-    start, 20 rounds) fitted on at most ``sample`` rows, then every row to its nearest centre.
-    Clusters are numbered by size, largest first. For colouring a map by sound where the
-    library has no genre tags."""
-    x = np.asarray(vectors, dtype=np.float32)
-    n = len(x)
-    k = max(1, min(k, n))
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    fit = x[rng.choice(n, sample, replace=False)] if n > sample else x
-    centres = [fit[rng.integers(len(fit))]]
-    best = 1.0 - fit @ centres[0]
-    for _ in range(1, k):
-        weights = np.maximum(best, 0.0) ** 2
-        total = float(weights.sum())
-        pick = int(rng.choice(len(fit), p=weights / total)) if total > 0 else int(rng.integers(len(fit)))
-        centres.append(fit[pick])
-        best = np.minimum(best, 1.0 - fit @ fit[pick])
-    c = np.stack(centres)
-    for _ in range(20):
-        labels = np.argmax(fit @ c.T, axis=1)
-        new = np.stack([fit[labels == j].sum(0) if np.any(labels == j) else c[j] for j in range(k)])
-        new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-9)
-        if np.allclose(new, c, atol=1e-5):
-            break
-        c = new.astype(np.float32)
-    labels = np.empty(n, dtype=np.int64)
-    for s in range(0, n, 8192):
-        labels[s : s + 8192] = np.argmax(x[s : s + 8192] @ c.T, axis=1)
-    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
-    rank = np.empty(k, dtype=np.int64)
-    rank[order] = np.arange(k)
-    return rank[labels]

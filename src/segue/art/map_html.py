@@ -1,7 +1,7 @@
 """``segue map``: the whole library as one self-contained, interactive HTML page (Plotly).
 
-Each analysed track is a point of the MusiCNN t-SNE (or UMAP) projection — the same projection
-:func:`segue.art.layout.library_layout` gives the web app. Points are coloured by their top MusiCNN
+Each analysed track is a point of the t-SNE (or UMAP) layout of the space playlists use (learned,
+else MusiCNN's) — the same layout the web player shows (:func:`segue.art.layout.catalog_layout`). Points are coloured by their top MusiCNN
 tag, by sound cluster (k-means of the track vectors, named by their commonest tag), and by genre or
 album only where the library's tags can colour it (a menu switches); hovering shows a card with
 the album cover beside the track's words (small JPEG data URIs, one per distinct cover), and a
@@ -17,11 +17,12 @@ import base64
 import html
 import io
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from segue.art.layout import LayoutParams, track_layout
+from segue.text import fold_text
 
 THUMB = 96
 SVG_LIMIT = 5000  # above this many points, WebGL (scattergl) keeps the page responsive
@@ -133,45 +134,16 @@ def _thumb_uri(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents, as the page folds what is typed."""
-    import unicodedata
-
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
-
-
-def _clusters(store, tracks: list[dict], names: tuple[str, ...]) -> None:
-    """Each placed track's sound cluster (k-means of the MusiCNN track vectors), named by the
-    cluster's commonest top tag: ``3 · electronic``."""
-    from collections import Counter
-
-    from sklearn.cluster import KMeans
-
-    vectors = store.vectors("musicnn", "track")
-    by_id = {t.id: t.audio_hash for t in store.tracks()}
-    rows = [i for i, t in enumerate(tracks) if t["x"] is not None and by_id.get(t["id"]) in vectors]
-    if len(rows) < 4:
-        return
-    x = np.stack([vectors[by_id[tracks[i]["id"]]] for i in rows]).astype(np.float64)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    k = int(np.clip(round(np.sqrt(len(rows) / 4)), 2, 12))
-    labels = KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(x)
-    for c in range(k):
-        members = [rows[j] for j in np.flatnonzero(labels == c)]
-        tag = Counter(tracks[i]["tag"] for i in members if tracks[i]["tag"]).most_common(1)
-        name = f"{c + 1} · {tag[0][0]}" if tag else f"{c + 1}"
-        for i in members:
-            tracks[i]["cluster"] = name
-
-
-def map_data(store, method: str = "tsne", cache: Path | None = None, progress: bool = False) -> tuple[list[dict], dict[str, str]]:
+def map_data(store, coords: Mapping[int, tuple[float, float]], clusters: Mapping[int, str],
+             cache: Path | None = None, progress: bool = False) -> tuple[list[dict], dict[str, str]]:  # fmt: skip
     """Per track: id, labels, top tags, genre, cover, cluster, x/y (None when not placed), the
-    folded search text; and the thumbnails. No file paths (the page is made to be shared)."""
+    folded search text; and the thumbnails. No file paths (the page is made to be shared).
+    ``coords`` and ``clusters`` by track id: the layout and sound clusters of the space
+    playlists use (:meth:`segue.api.Library.write_map` makes them)."""
     from segue.art.covers import prepare_covers
     from segue.listen.models.musicnn_tags import MUSICNN_TAGS
 
     names = MUSICNN_TAGS["MSD_musicnn"]
-    coords = track_layout(store, LayoutParams(method=method), cache=cache)
     tags = store.vectors("musicnn", "tags_msd")
     covers = {c.digest: c for c in prepare_covers(store, cache, progress=progress)}
     canon = {d: (c.duplicate_of or d) for d, c in covers.items()}
@@ -184,11 +156,10 @@ def map_data(store, method: str = "tsne", cache: Path | None = None, progress: b
         out.append({
             "id": t.id, "artist": t.artist, "title": t.title, "album": t.album, "genre": t.genre,
             "tag": strong[0] if strong else None, "tags": strong, "cover": canon.get(t.cover_hash or ""),
-            "cluster": None,
+            "cluster": clusters.get(t.id) if xy is not None else None,
             "x": None if xy is None else round(xy[0], 4), "y": None if xy is None else round(xy[1], 4),
-            "text": _fold(text),
+            "text": fold_text(text),
         })  # fmt: skip
-    _clusters(store, out, names)
     return out, thumbs
 
 
@@ -211,12 +182,13 @@ def colour_modes(tracks: list[dict]) -> dict[str, str]:
     return modes
 
 
-def build_map(store, out_path: Path, method: str = "tsne", cache: Path | None = None, title: str = "segue — library map",
+def build_map(store, out_path: Path, coords: Mapping[int, tuple[float, float]], clusters: Mapping[int, str],
+              method: str = "tsne", cache: Path | None = None, title: str = "segue — library map",
               progress: bool = False) -> dict:  # fmt: skip
     """Write the map page; returns counts (tracks, placed, covers, bytes)."""
     import plotly.graph_objects as go
 
-    tracks, thumbs = map_data(store, method, cache, progress)
+    tracks, thumbs = map_data(store, coords, clusters, cache, progress)
     placed = [i for i, t in enumerate(tracks) if t["x"] is not None]
     scatter = go.Scattergl if len(placed) > SVG_LIMIT else go.Scatter
     fig = go.Figure()
