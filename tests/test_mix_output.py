@@ -112,7 +112,7 @@ def test_memory_stays_bounded(tmp_path: Path, long_tracks: list[MixTrack]) -> No
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.duration > 420
+    assert result.duration > 360  # phrase-long overlaps: 8 x 60 s less 7 of them
     assert peak < 30e6, f"peak traced memory {peak / 1e6:.0f} MB"
 
 
