@@ -156,3 +156,24 @@ def test_tracks_without_music_are_left_out() -> None:
     silent.music_start, silent.music_end = 5.0, 5.5  # ...but here half a second of music
     plan = plan_mix([facts(), silent, facts()])
     assert [s.index for s in plan.segments] == [0, 2]
+
+
+def test_rare_peaks_get_more_headroom() -> None:
+    """One loud hit in a track is limited hard rather than the whole track held down; a track
+    that comes near its peak all the time keeps the plain cap."""
+    from segue.mix.edges import EdgeProfile
+
+    def peaky(rare: bool) -> TrackFacts:
+        f = facts(loudness=-18.6)
+        f.true_peak_dbtp = 0.4
+        n = int((f.duration + 1) / 0.05)
+        peaks = np.full(n, -6.0 if rare else 0.2)
+        peaks[::200] = 0.4  # a hit every 10 s
+        f.edges = EdgeProfile(np.full(n, -20.0), np.full(n, -30.0), peaks)
+        return f
+
+    rare = plan_mix([peaky(True)], MixOptions()).segments[0]
+    dense = plan_mix([peaky(False)], MixOptions()).segments[0]
+    assert dense.gain_db == pytest.approx(-1.0 + 3.0 - 0.4)  # 3 dB at the loudest peak
+    assert rare.gain_db == pytest.approx(4.6)  # all it wants: 5.0 dB at the few hits
+    assert rare.gain_note == "" and "capped by headroom" in dense.gain_note

@@ -88,8 +88,6 @@ def test_each_track_is_at_the_target_loudness_or_says_why(rendered) -> None:
         assert p.lufs == pytest.approx(measured, abs=0.5)  # the tracklist tells the truth
         if abs(p.lufs + 14.0) > 1.0:
             assert p.loudness_note.startswith(f"{p.lufs:.1f} LUFS: ") and p.loudness_note in text
-    # the quiet, spiky first track (bursts 25 dB over its loudness) meets its headroom
-    assert "capped by headroom" in result.tracks[0].loudness_note
     assert abs(result.tracks[1].lufs + 14.0) <= 1.0 and abs(result.tracks[2].lufs + 14.0) <= 1.0
 
 

@@ -10,7 +10,10 @@ is short) at :data:`RATE` and measures, every :data:`HOP_S`:
 * ``level``: the K-weighted (BS.1770) mean square of the channel mean, dB: a loudness proxy,
   so the planner can also tell how loud the part of a track that plays alone is against the
   whole track (:meth:`EdgeProfile.loudness`);
-* ``bass``: RMS below :data:`BASS_HZ` (4th-order Butterworth low-pass), dBFS.
+* ``bass``: RMS below :data:`BASS_HZ` (4th-order Butterworth low-pass), dBFS;
+* ``peak``: the largest sample of either channel, dBFS: how often the track comes near its
+  loudest peak (at 11 kHz the highest partials are missing, so the planner only uses these
+  relative to their own maximum, anchored on the stored true peak).
 
 At 11 kHz the K-weighting misses what lies above 5.5 kHz, so these levels are only compared
 with each other, never with the stored loudness.
@@ -46,6 +49,7 @@ class EdgeProfile:
 
     level: np.ndarray
     bass: np.ndarray
+    peak: np.ndarray | None = None
     hop: float = HOP_S
 
     def _frames(self, t0: float, t1: float) -> slice:
@@ -84,6 +88,13 @@ class EdgeProfile:
         blocks = blocks[10 * np.log10(blocks) > rel]
         return float(10 * np.log10(blocks.mean()))
 
+    def peaks(self, t0: float, t1: float) -> np.ndarray:
+        """Frame peaks (dBFS) analysed within [t0, t1)."""
+        if self.peak is None:
+            return np.zeros(0)
+        v = self.peak[self._frames(t0, t1)]
+        return v[np.isfinite(v)]
+
     def body(self, band: str = "level") -> float:
         """The track's full level in ``band``: the 90th percentile of analysed frames."""
         v = self.level if band == "level" else self.bass
@@ -110,6 +121,7 @@ def analyse_edges(path: str | os.PathLike[str], start: float, end: float,
     n_frames = int(math.ceil(max(duration, end) / HOP_S)) + 1
     level = np.full(n_frames, np.nan)
     bass = np.full(n_frames, np.nan)
+    peak = np.full(n_frames, np.nan)
     hop = int(round(HOP_S * RATE))
     sos = signal.butter(4, BASS_HZ, "lowpass", fs=RATE, output="sos")
     k_sos = k_weighting_sos(RATE)
@@ -123,7 +135,8 @@ def analyse_edges(path: str | os.PathLike[str], start: float, end: float,
         with StreamReader(path, RATE, f0 * HOP_S) as reader:
             for c0 in range(0, n, CHUNK_FRAMES):  # a few seconds at a time: memory stays small
                 c = min(CHUNK_FRAMES, n - c0)
-                x = reader.read(c * hop).mean(axis=0).astype(np.float64)
+                stereo = reader.read(c * hop)
+                x = stereo.mean(axis=0).astype(np.float64)
                 kw, zi_k = signal.sosfilt(k_sos, x, zi=zi_k)
                 low, zi_b = signal.sosfilt(sos, x, zi=zi_b)
                 a, b = f0 + c0, min(n_frames, f0 + c0 + c)
@@ -132,4 +145,6 @@ def analyse_edges(path: str | os.PathLike[str], start: float, end: float,
                 for arr, y in ((level, kw), (bass, low)):
                     ms = (y.reshape(c, hop) ** 2).mean(axis=1)
                     arr[a:b] = np.maximum(10 * np.log10(ms + 1e-30), FLOOR_DB)[: b - a]
-    return EdgeProfile(level, bass)
+                pk = np.abs(stereo).max(axis=0).reshape(c, hop).max(axis=1)
+                peak[a:b] = np.maximum(20 * np.log10(pk + 1e-30), FLOOR_DB)[: b - a]
+    return EdgeProfile(level, bass, peak)

@@ -14,8 +14,8 @@ Method of each stage (vectorised per block; no per-sample Python):
 1. What each sample needs: the true-peak stage takes the larger of |x| and the 4x-oversampled
    neighbours around it (a polyphase windowed-sinc interpolator, as BS.1770-4 Annex 2 measures
    true peak), max over channels, and requires ``g_req = min(1, ceiling / peak)``. The bass
-   stage requires of the low band the gain that brings ``|g * low| + |high|`` under the
-   ceiling, where the peak is mostly bass (``|low| >= 2 |high|``), at most ``max_db`` (3 dB):
+   stage, where a sample is over the ceiling and mostly bass (``|low| >= 2 |high|``), requires
+   of the low band the gain that brings ``|g * low + high|`` under it, at most ``max_db`` (3 dB):
    taking more out of the bass, or from peaks that are less clearly bass, cost the dev
    corpus's loudest tracks more loudness than it saved limiting (BENCHMARKS.md).
 2. Attack: ``g1[n] = min(g_req[n - hold .. n + lookahead])`` (scipy's minimum filter), then
@@ -53,6 +53,8 @@ _FIR = (signal.firwin(4 * _TAPS_PER_PHASE, 0.25, window=("kaiser", 7.0)) * 4).as
 # the three in-between phases (phase 0 is close to the samples themselves)
 _PHASES = np.stack([_FIR[p::4] for p in range(1, 4)])
 _HALF = _TAPS_PER_PHASE // 2
+# no in-between value can exceed the largest |sample| by more than this (sum of |taps|)
+_BETWEEN_BOUND = float(np.abs(_PHASES).sum(axis=1).max())
 
 STATS_WINDOW_S = 0.01
 RELEASE_FLOOR_DB = 0.01  # the release is exponential down to this, then snaps to none
@@ -129,7 +131,8 @@ class _LookaheadGain:
     def _required(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _apply(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    def _apply(self, x: np.ndarray, g: np.ndarray | None) -> np.ndarray:
+        """``x`` with gain ``g`` applied (None: no reduction anywhere)."""
         raise NotImplementedError
 
     def _take(self, block: np.ndarray) -> np.ndarray:
@@ -157,6 +160,21 @@ class _LookaheadGain:
             return np.zeros((2, 0), dtype=np.float32)
         x = self.buf
         g_req = self._required(x)
+        if self.r_prev <= 0.0 and g_req.min() >= 1.0:
+            # nothing to reduce, ahead or behind: most blocks of a mix at its target
+            g = None
+            self._count_windows(np.zeros(upto - start, np.float32))
+        else:
+            g = self._gain(g_req, start, upto)
+        out = self._apply(x[:, start:upto], g)
+        # keep ``ctx`` samples of history before the next output point
+        keep_from = max(0, upto - self.ctx)
+        self.buf = x[:, keep_from:]
+        self.out_from = upto - keep_from
+        return out
+
+    def _gain(self, g_req: np.ndarray, start: int, upto: int) -> np.ndarray:
+        """The applied gain of buffer samples [start, upto) (module docstring, steps 2-3)."""
         # g1[n] = min(g_req[n - hold .. n + look])
         size = self.hold + self.look + 1
         origin = self.hold - size // 2
@@ -169,15 +187,9 @@ class _LookaheadGain:
         g_att = (c[idx + 1] - c[lo]) / (idx + 1 - lo)
         r_att = -20.0 * np.log10(np.maximum(g_att, 1e-6))
         r = self._release(np.maximum(r_att, 0.0))
-        g = (10.0 ** (-r / 20.0)).astype(np.float32)
         self.reduced += int(np.count_nonzero(r > 1e-3))
         self._count_windows(r.astype(np.float32))
-        out = self._apply(x[:, start:upto], g)
-        # keep ``ctx`` samples of history before the next output point
-        keep_from = max(0, upto - self.ctx)
-        self.buf = x[:, keep_from:]
-        self.out_from = upto - keep_from
-        return out
+        return (10.0 ** (-r / 20.0)).astype(np.float32)
 
     def _release(self, r_att: np.ndarray) -> np.ndarray:
         """Reduction after the exponential release (module docstring, step 4)."""
@@ -211,10 +223,12 @@ class TruePeakLimiter(_LookaheadGain):
         self.ceiling = 10 ** ((ceiling_db - margin_db) / 20)
 
     def _required(self, x: np.ndarray) -> np.ndarray:
+        if x.size == 0 or float(np.abs(x).max()) * _BETWEEN_BOUND <= self.ceiling:
+            return np.ones(x.shape[1])  # no true peak can reach the ceiling: skip the filter
         return np.minimum(1.0, self.ceiling / np.maximum(oversampled_peaks(x), 1e-12))
 
-    def _apply(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return x * g
+    def _apply(self, x: np.ndarray, g: np.ndarray | None) -> np.ndarray:
+        return x.copy() if g is None else x * g
 
 
 class BassLimiter(_LookaheadGain):
@@ -224,7 +238,7 @@ class BassLimiter(_LookaheadGain):
     down, so pads and voices dip on every beat (pumping). This stage splits the signal (``low =
     x - highpass(x)``, so ``low + high == x``), and where a sample peaks above the ceiling and
     its low band is at least ``dominance`` times its high band, asks the low band for the
-    reduction that brings ``|g * low| + |high|`` under it (at most ``max_db``). The true-peak
+    reduction that brings ``|g * low + high|`` under it (at most ``max_db``). The true-peak
     limiter after it catches whatever is left, so the ceiling holds exactly as before; only
     where the reduction is taken from changes."""
 
@@ -247,15 +261,19 @@ class BassLimiter(_LookaheadGain):
         return np.concatenate([x - high, high]).astype(np.float32)
 
     def _required(self, x: np.ndarray) -> np.ndarray:
-        low, high = np.abs(x[:2]), np.abs(x[2:])
+        low, high = x[:2], x[2:]
+        over = np.abs(low + high) > self.ceiling
+        if not over.any():
+            return np.ones(x.shape[1])
         # only peaks that are mostly bass: elsewhere cutting the bass would cost it for nothing
-        over = ((low + high) > self.ceiling) & (low >= self.dominance * high)
+        over &= np.abs(low) >= self.dominance * np.abs(high)
+        # |g low + high| <= ceiling, with low setting the sign: g = (c - high sign(low)) / |low|
         with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(over, (self.ceiling - high) / np.maximum(low, 1e-9), 1.0)
-        return np.clip(g, self.floor, 1.0).min(axis=0)
+            g = (self.ceiling - high * np.sign(low)) / np.maximum(np.abs(low), 1e-9)
+        return np.clip(np.where(over, g, 1.0), self.floor, 1.0).min(axis=0)
 
-    def _apply(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return x[:2] * g + x[2:]
+    def _apply(self, x: np.ndarray, g: np.ndarray | None) -> np.ndarray:
+        return x[:2] + x[2:] if g is None else x[:2] * g + x[2:]
 
 
 class MixLimiter:

@@ -13,7 +13,7 @@ Loudness
     The gain brings the track's integrated loudness to the target (EBU R128), boosts capped at
     +20 dB, and capped by the track's headroom: the stored true peak plus the gain may exceed
     the ceiling by at most ``max_limiting_db``, so no track leans on the limiter for more than
-    that. Where the renderer measured the track (its edges, :mod:`segue.mix.edges`) and the
+    that, or by up to twice that where its loud peaks are rare (:func:`headroom`). Where the renderer measured the track (its edges, :mod:`segue.mix.edges`) and the
     part that plays alone is louder or quieter than the whole track (a quiet intro left under
     the previous track, a loud finale cut by an echo-out), the gain follows the part played
     (at most 6 dB either way): that is what a listener hears at the target. A track that the
@@ -51,6 +51,7 @@ MIN_FADE_S = 2.0
 DRIFT_LIMIT_S = 0.015
 ON_TARGET_LU = 1.0  # a track further than this from the target says why
 MAX_PART_OFFSET_DB = 6.0
+RARE_PEAKS = 0.03  # share of 50-ms frames the headroom cap lets go 1 dB over the ceiling
 
 
 @dataclass
@@ -223,6 +224,32 @@ def outro_fade_end(f: TrackFacts) -> float:
     return min(f.end, t0 + ENERGY_STEP_S * (k + 1))
 
 
+def headroom(f: TrackFacts, o: MixOptions, part: tuple[float, float] | None = None
+             ) -> tuple[float, str]:  # fmt: skip
+    """The most gain the track's peaks allow, and how to say so when it holds the track back.
+
+    Always ``max_limiting_db`` at the loudest peak. Where the edges' frame peaks show that
+    the track only rarely comes near that peak (anchored on the stored true peak: the loudest
+    frame is the true peak), more, up to twice ``max_limiting_db`` at the loudest peak, as long
+    as no more than :data:`RARE_PEAKS` of the frames of the part played go more than 1 dB over
+    the ceiling: a few loud hits may be limited hard, a dense track not at all much."""
+    tp = f.true_peak_dbtp
+    if not math.isfinite(tp):
+        return math.inf, ""
+    allow = max(o.max_limiting_db, 0.0)
+    room = o.true_peak_db + allow - tp
+    if f.edges is not None:
+        frames = f.edges.peaks(*part) if part is not None else np.zeros(0)
+        if frames.size < 100:
+            frames = f.edges.peaks(f.start, f.end)
+        loudest = f.edges.peaks(f.start, f.end)
+        if frames.size >= 100 and loudest.size:
+            busy = float(np.percentile(frames, 100 * (1 - RARE_PEAKS))) + tp - float(loudest.max())
+            room = max(room, min(o.true_peak_db + 1.0 - busy, o.true_peak_db + 2 * allow - tp))
+    return room, (f"capped by headroom (peaks at {tp:+.1f} dBTP; "
+                  f"{o.max_limiting_db:g} dB of limiting at most, more for rare peaks)")  # fmt: skip
+
+
 def gain_for(f: TrackFacts, o: MixOptions, part: tuple[float, float] | None = None
              ) -> tuple[float, float, str]:  # fmt: skip
     """(gain dB, loudness of the part played after it, why it is off the target or "") for one
@@ -239,12 +266,9 @@ def gain_for(f: TrackFacts, o: MixOptions, part: tuple[float, float] | None = No
     gain, note = want, ""
     if gain > MAX_BOOST_DB:
         gain, note = MAX_BOOST_DB, f"boost capped at +{MAX_BOOST_DB:.0f} dB"
-    if math.isfinite(f.true_peak_dbtp):
-        room = o.true_peak_db + max(o.max_limiting_db, 0.0) - f.true_peak_dbtp
-        if gain > room:
-            gain = room
-            note = (f"capped by headroom (peaks at {f.true_peak_dbtp:+.1f} dBTP; at most "
-                    f"{o.max_limiting_db:g} dB of limiting)")  # fmt: skip
+    room, why = headroom(f, o, part)
+    if gain > room:
+        gain, note = room, why
     lufs = loudness + gain
     if abs(lufs - o.target_lufs) <= ON_TARGET_LU:
         note = ""

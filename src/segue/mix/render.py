@@ -69,7 +69,7 @@ from segue.mix.plan import (
 
 BLOCK_S = 1.0
 EDGE_RAMP_S = 0.01  # a click-free start and end for the mix's first and last sample
-SWAP_RAMP_S = 0.05  # the bass swap: over this long, ending on the swap's downbeat
+SWAP_RAMP_S = 0.02  # the bass swap: over this long, ending on the swap's downbeat
 CUT_RAMP = 64  # samples: the incoming track's click-free start in a cut or an echo-out
 ANALYSIS_RATE = 44100
 ANALYSIS_THREADS = 2
@@ -362,12 +362,13 @@ def _measure_tracks(placed: list[PlacedTrack], plan: MixPlan, meter: LoudnessMet
         p.limiter = reduction_stats(windows[a:b])
         p.bass_limiter = reduction_stats(bass_windows[a:b]) if bass_windows.size else None
         if math.isfinite(p.lufs) and abs(p.lufs - o.target_lufs) > ON_TARGET_LU:
+            bass = p.bass_limiter.mean_db if p.bass_limiter is not None else 0.0
+            limited = p.limiter.mean_db > 0.05 or bass > 0.1
             if seg.gain_note:
                 why = seg.gain_note
-            elif p.limiter.mean_db > 0.5:
-                why = "held down by the limiter"
-            elif p.bass_limiter is not None and p.bass_limiter.mean_db > 0.5:
-                why = "its bass held down by the limiter"
+            elif limited and p.lufs < seg.planned_lufs - 0.5:
+                why = "held down by the limiter" + (" (mostly its bass)" if bass > p.limiter.mean_db
+                                                    else "")  # fmt: skip
             elif p.lufs > o.target_lufs:
                 why = "the part played is louder than the track as a whole"
             else:
