@@ -72,14 +72,15 @@ with av.open(sys.argv[1]) as c:
     rs = av.AudioResampler(format="fltp", layout="stereo", rate=s.codec_context.sample_rate)
     chunks = [g.to_ndarray() for f in c.decode(s) for g in rs.resample(f)]
 audio = np.concatenate(chunks, axis=1).astype(np.float32)
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 with AudioWriter(sys.argv[2], threaded=False) as w:
     for i in range(0, audio.shape[1], w.rate):
         w.write(audio[:, i : i + w.rate])
     w.finish()
-wall = time.perf_counter() - t
-print(json.dumps({"minutes": audio.shape[1] / 44100 / 60, "wall": wall,
-                  "x": audio.shape[1] / 44100 / wall}))
+wall, cpu = time.perf_counter() - t, time.process_time() - c
+seconds = audio.shape[1] / 44100
+print(json.dumps({"minutes": seconds / 60, "wall": wall, "x": seconds / wall, "cpu": cpu,
+                  "x_cpu": seconds / cpu}))
 """
 
 
@@ -204,14 +205,16 @@ class Runner:
         playlist = self.tmp / "set.m3u"
         playlist.write_text("#EXTM3U\n" + "".join(e["path"] + "\n" for e in entries))
         t = time.perf_counter()
-        proc = self._run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "segue.cli",
+        proc = self._run(["/usr/bin/time", "-f", "%M %U %S", sys.executable, "-m", "segue.cli",
                           "--db", self.db, "mix", str(playlist), "-o", str(out), "--json"])  # fmt: skip
         wall = time.perf_counter() - t
         report = json.loads(proc.stdout)
         beat = sum(1 for t in report["tracks"][1:] if t["transition"]["beatmatched"])
-        rss = int(proc.stderr.strip().splitlines()[-1]) / 1024
+        rss_kb, user, system = proc.stderr.strip().splitlines()[-1].split()
+        cpu = float(user) + float(system)
         return {"minutes": report["duration"] / 60, "wall": wall, "x": report["duration"] / wall,
-                "rss_mb": rss, "tracks": len(report["tracks"]), "beatmatched": beat}  # fmt: skip
+                "rss_mb": int(rss_kb) / 1024, "tracks": len(report["tracks"]), "beatmatched": beat,
+                "cpu": cpu, "x_cpu": report["duration"] / cpu}  # fmt: skip
 
     def loudness(self, playlist: str, out: Path) -> dict:
         proc = self._run([sys.executable, "-c", LOUDNESS, str(self.db), playlist, str(out)])
@@ -266,17 +269,22 @@ def main() -> None:
             runs = [run.render(pick(entries, args.run_minutes), tmp / f"mix.{fmt}")
                     for _ in range(args.runs)]  # fmt: skip
             if runs:
+                cpu = (f", per CPU second {statistics.median(r['x_cpu'] for r in runs):.1f}x"
+                       if "x_cpu" in runs[0] else "")  # fmt: skip
                 print(f"{fmt}: {len(runs)} x {runs[0]['minutes']:.1f} min: median "
                       f"{statistics.median(r['x'] for r in runs):.1f}x real time "
-                      f"(runs {', '.join(format(r['x'], '.1f') for r in runs)}), median peak RSS "
-                      f"{statistics.median(r['rss_mb'] for r in runs):.0f} MB", flush=True)  # fmt: skip
+                      f"(runs {', '.join(format(r['x'], '.1f') for r in runs)}){cpu}, median peak "
+                      f"RSS {statistics.median(r['rss_mb'] for r in runs):.0f} MB, load "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
         if args.encoder_check:
             source = tmp / "source.wav"
             run.render(pick(entries, args.run_minutes), source)
             enc = [run.encode_only(source, tmp / "alone.mp3") for _ in range(max(1, args.runs))]
             print(f"mp3 encoder alone on the same audio ({enc[0]['minutes']:.1f} min): median "
                   f"{statistics.median(r['x'] for r in enc):.1f}x real time "
-                  f"(runs {', '.join(format(r['x'], '.1f') for r in enc)})", flush=True)  # fmt: skip
+                  f"(runs {', '.join(format(r['x'], '.1f') for r in enc)}), per CPU second "
+                  f"{statistics.median(r['x_cpu'] for r in enc):.1f}x, load "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -173,21 +173,41 @@ class _LookaheadGain:
         self.out_from = upto - keep_from
         return out
 
-    def _gain(self, g_req: np.ndarray, start: int, upto: int) -> np.ndarray:
-        """The applied gain of buffer samples [start, upto) (module docstring, steps 2-3)."""
+    def _gain(self, g_req: np.ndarray, start: int, upto: int) -> np.ndarray | None:
+        """The applied gain of buffer samples [start, upto) (module docstring, steps 2-3), or
+        None where nothing is reduced. Only the stretch from the first reduction (or the
+        block's start, while a release is still under way) to where the last one has been
+        released is computed: a mix's limiter works on a few percent of its samples."""
+        n = upto - start
         # g1[n] = min(g_req[n - hold .. n + look])
         size = self.hold + self.look + 1
         origin = self.hold - size // 2
         g1 = ndimage.minimum_filter1d(g_req, size, mode="nearest", origin=origin)
         _check_window(size, origin, self.hold, self.look)
-        # g_att[n] = mean(g1[n - look + 1 .. n])
-        c = np.concatenate([[0.0], np.cumsum(g1, dtype=np.float64)])
-        idx = np.arange(start, upto)
+        hits = np.flatnonzero(g1[start:upto] < 1.0)
+        if hits.size == 0 and self.r_prev <= 0.0:
+            self._count_windows(np.zeros(n, np.float32))
+            return None
+        a = 0 if self.r_prev > 0.0 or hits.size == 0 else int(hits[0])
+        # the reduction is gone once the deepest of this stretch has been released
+        deepest = max(self.r_prev, -20.0 * math.log10(max(float(g1[start:upto].min()), 1e-6)))
+        settle = int(math.ceil(math.log((deepest + RELEASE_FLOOR_DB) / RELEASE_FLOOR_DB)
+                               / self.fall)) + 1  # fmt: skip
+        last = int(hits[-1]) + self.look if hits.size else 0
+        b = min(n, max(last, a) + settle)
+        # g_att[i] = mean(g1[i - look + 1 .. i]) over [start + a, start + b)
+        lo0 = max(start + a - self.look + 1, 0)
+        c = np.concatenate([[0.0], np.cumsum(g1[lo0 : start + b], dtype=np.float64)])
+        idx = np.arange(start + a, start + b)
         lo = np.maximum(idx - self.look + 1, 0)
-        g_att = (c[idx + 1] - c[lo]) / (idx + 1 - lo)
+        g_att = (c[idx + 1 - lo0] - c[lo - lo0]) / (idx + 1 - lo)
         r_att = -20.0 * np.log10(np.maximum(g_att, 1e-6))
-        r = self._release(np.maximum(r_att, 0.0))
-        self.reduced += int(np.count_nonzero(r > 1e-3))
+        part = self._release(np.maximum(r_att, 0.0))
+        if b < n:
+            self.r_prev = 0.0  # fully released within the block (see ``settle``)
+        r = np.zeros(n)
+        r[a:b] = part
+        self.reduced += int(np.count_nonzero(part > 1e-3))
         self._count_windows(r.astype(np.float32))
         return (10.0 ** (-r / 20.0)).astype(np.float32)
 

@@ -222,10 +222,11 @@ def gather_facts(tracks: Sequence[MixTrack], warn: Warn = _stderr_warn
 
 
 def measure_edges(tracks: Sequence[MixTrack], facts: Sequence[TrackFacts | None],
-                  warn: Warn = _stderr_warn) -> None:  # fmt: skip
+                  warn: Warn = _stderr_warn, progress: bool = False) -> None:  # fmt: skip
     """Fill each track's ``facts.edges`` (level and bass over its first and last minute), two
     tracks at a time; a track that fails to decode keeps None (the planner falls back to its
     descriptors)."""
+    from segue.progress import Progress
 
     def one(k: int) -> None:
         f = facts[k]
@@ -236,8 +237,14 @@ def measure_edges(tracks: Sequence[MixTrack], facts: Sequence[TrackFacts | None]
             warn(f"{tracks[k].path}: cannot measure its edges ({exc}); planning from descriptors")
 
     todo = [k for k, f in enumerate(facts) if f is not None]
-    with ThreadPoolExecutor(max_workers=ANALYSIS_THREADS) as pool:
-        list(pool.map(one, todo))
+    bar = Progress(len(todo), "mix: listening to the tracks' edges", unit="tracks",
+                   enabled=progress)  # fmt: skip
+    try:
+        with ThreadPoolExecutor(max_workers=ANALYSIS_THREADS) as pool:
+            for _ in pool.map(one, todo):
+                bar.advance(1)
+    finally:
+        bar.close()
 
 
 def _outputs_beside(output: Path) -> tuple[Path, Path]:
@@ -273,7 +280,7 @@ def render_mix(
     usable = [i for i, f in enumerate(facts) if f is not None]
     if not usable:
         raise UserError("nothing to mix: none of the tracks could be read")
-    measure_edges(tracks, facts, warn)
+    measure_edges(tracks, facts, warn, progress)
     plan = plan_mix([facts[i] for i in usable], options)
     for s in plan.segments:
         s.index = usable[s.index]

@@ -40,6 +40,7 @@ import numpy as np
 
 from segue.mix.cue import clock
 from segue.mix.plan import (
+    DRIFT_LIMIT_S,
     ENERGY_SPAN_S,
     ENERGY_STEP_S,
     INTRO_BUILT_DB,
@@ -54,7 +55,6 @@ from segue.mix.plan import (
 from segue.playlist.mixable import tempo_match
 
 PHRASE_BARS = (4, 8, 16)
-DRIFT_LIMIT_S = 0.015
 NOVELTY_CAP_DB = 12.0
 PHASE_EVIDENCE_DB = 1.5  # a phrase grid must beat the others by this much mean novelty
 BUILT_DB = 4.0  # the incoming track has reached its level when within this
