@@ -10,6 +10,7 @@ from segue.mix.plan import MixOptions, TrackFacts, plan_mix
 from segue.playlist.mixable import (
     Mixability,
     beat_matchable,
+    describe_fit,
     key_compatible,
     mix_scores,
     prefer_mixable,
@@ -108,3 +109,11 @@ def test_mixable_means_what_the_mix_planner_beat_matches(catalog) -> None:
     for b in range(1, len(ROWS)):
         plan = plan_mix([prev, facts(*ROWS[b][:2])], MixOptions())
         assert plan.transitions[0].beatmatched == bool(beat_matchable(catalog, 0, [b])[0]), b
+
+
+def test_describe_fit(catalog) -> None:
+    assert describe_fit(catalog, 0, 1) == "beat-matchable at +1.6 %; keys 8A -> 8A (same)"
+    assert describe_fit(catalog, 0, 4) == "beat-matchable at -1.5 % (half time); keys 8A -> 8B (neighbours)"
+    assert describe_fit(catalog, 0, 3) == "tempos 128 and 140 bpm do not match; keys 8A -> 9A (neighbours)"
+    assert describe_fit(catalog, 0, 5).endswith("key unknown")
+    assert describe_fit(catalog, 0, 6).startswith("tempo unsure")

@@ -166,3 +166,28 @@ def prefer_mixable(catalog: Catalog, previous: int, candidates: Sequence[int] | 
     blend = (1.0 - m.weight) * closeness + m.weight * mix_scores(catalog, previous, rows[:k], m)
     head = np.argsort(-blend, kind="stable")
     return np.concatenate([head, np.arange(k, len(rows))])
+
+
+def describe_fit(catalog: Catalog, previous: int, candidate: int, m: Mixability = DEFAULT) -> str:
+    """A few words on how ``candidate`` follows ``previous`` in a mix, for reports and --json:
+    "beat-matchable at +1.6 % (half time); keys 8A -> 9A (neighbours)"."""
+    parts = []
+    if _confident(catalog, previous, m) and _confident(catalog, candidate, m):
+        match = tempo_match(float(catalog.bpm[previous]), float(catalog.bpm[candidate]),
+                            m.tolerance, m.half_double)  # fmt: skip
+        if match is None:
+            parts.append(f"tempos {catalog.bpm[previous]:.0f} and {catalog.bpm[candidate]:.0f} "
+                         f"bpm do not match")  # fmt: skip
+        else:
+            when = {0.5: " (half time)", 2.0: " (double time)"}.get(match.factor, "")
+            parts.append(f"beat-matchable at {100 * (match.speed - 1):+.1f} %{when}")
+    else:
+        parts.append("tempo unsure")
+    a, b = catalog.camelot[previous], catalog.camelot[candidate]
+    steps = camelot_steps(a, b)
+    if steps is None:
+        parts.append("key unknown")
+    else:
+        parts.append(f"keys {a} -> {b} " + ("(same)" if steps == 0 else "(neighbours)" if steps == 1
+                                             else "(apart)"))  # fmt: skip
+    return "; ".join(parts)
