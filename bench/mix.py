@@ -265,7 +265,10 @@ def main() -> None:
                 full = run.render(pick(entries, args.minutes), tmp / f"mix.{fmt}")
                 print(f"{fmt}: full {full['minutes']:.1f} min mix ({full['tracks']} tracks, "
                       f"{full['beatmatched']} beat-matched transitions): {full['wall']:.1f} s, "
-                      f"{full['x']:.1f}x real time, peak RSS {full['rss_mb']:.0f} MB", flush=True)  # fmt: skip
+                      f"{full['x']:.1f}x real time"
+                      + (f", per CPU second {full['x_cpu']:.1f}x" if "x_cpu" in full else "")
+                      + f", peak RSS {full['rss_mb']:.0f} MB, load {os.getloadavg()[0]:.1f}",
+                      flush=True)  # fmt: skip
             runs = [run.render(pick(entries, args.run_minutes), tmp / f"mix.{fmt}")
                     for _ in range(args.runs)]  # fmt: skip
             if runs:
