@@ -15,7 +15,7 @@ block (one second at a time):
   gains always add to unit power);
 * bass swap (:class:`~segue.mix.effects.BandSplit` at ``bass_cutoff_hz``): inside an overlap the
   band below the cutoff does not follow the fade; the outgoing track's bass stays at full level
-  until the swap and the incoming one's comes in at full level there, over 50 ms ending on the
+  until the swap and the incoming one's comes in at full level there, over 20 ms ending on the
   swap's downbeat, so the low end is continuous and two basslines never play together;
 * filtered blends (:class:`~segue.mix.effects.Sweep`: the outgoing track through a high-pass
   rising from 20 Hz to 2 kHz, the incoming one through a low-pass opening from 250 Hz) and
