@@ -89,7 +89,6 @@ import json, math, sys
 import av, numpy as np, pyloudnorm
 import segue.mix.render as render
 from segue.api import Library
-from segue.commands.mix import mix_paths
 recorded = []  # per output sample: the limiter's gain (old limiters keep no statistics)
 if not hasattr(render, "MixLimiter"):
     class Recording(render.TruePeakLimiter):
@@ -107,7 +106,12 @@ if not hasattr(render, "MixLimiter"):
             return out
     render.TruePeakLimiter = Recording
 paths = [l.strip() for l in open(sys.argv[2]) if l.strip() and not l.startswith("#")]
-r = mix_paths(Library.open(sys.argv[1]), paths, sys.argv[3], progress=False)
+lib = Library.open(sys.argv[1])
+if hasattr(lib, "mix"):  # the library API renders mixes (after mix/session.py)
+    r = lib.mix(paths, sys.argv[3], progress=False)
+else:  # the base checkout: the command's helper
+    from segue.commands.mix import mix_paths
+    r = mix_paths(lib, paths, sys.argv[3], progress=False)
 with av.open(sys.argv[3]) as c:
     st = c.streams.audio[0]
     rate = st.codec_context.sample_rate
