@@ -82,19 +82,56 @@ def test_beatmatched_transition_aligns_downbeats() -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "options", "why"),
+    ("a", "b", "options", "kind", "why"),
     [
-        (facts(bpm=120.0), facts(bpm=135.0), MixOptions(), "tempos apart"),
-        (facts(conf=0.1), facts(), MixOptions(), "unsure"),
-        (facts(bpm=120.0), facts(bpm=122.4), MixOptions(max_stretch=0.0), "no stretch"),
+        # the outgoing beat is sure: out on a phrase end with two bars of echo (2 s bars)
+        (facts(bpm=120.0), facts(bpm=135.0), MixOptions(), "echo", "tempos 120 and 135 bpm"),
+        (facts(bpm=120.0), facts(bpm=122.4), MixOptions(max_stretch=0.0), "echo", "too far"),
+        # nothing sure to place an echo on: a shorter equal-power fade
+        (facts(conf=0.1), facts(), MixOptions(), "blend", "beats too unsure"),
+        (facts(), facts(bpm=135.0), MixOptions(effects=False), "blend", "135 bpm"),
     ],
 )
-def test_falls_back_to_a_shorter_fade(a, b, options, why) -> None:
+def test_tracks_that_cannot_beat_match(a, b, options, kind, why) -> None:
     plan = plan_mix([a, b], options)
     t = plan.transitions[0]
-    assert not t.beatmatched, why
-    assert t.overlap == pytest.approx(options.fade / 2)
+    assert not t.beatmatched and t.kind == kind and why in t.reason
     assert plan.segments[1].speed == 1.0
+    if kind == "echo":
+        assert t.overlap == pytest.approx(8 * 0.5) == plan.segments[0].tail
+        assert t.echo_delay == pytest.approx(0.5)
+        assert plan.segments[0].end in a.downbeats  # the echo starts on a downbeat
+    else:
+        assert t.overlap == pytest.approx(options.fade / 2)
+
+
+def test_half_time_is_beat_matched_on_every_other_downbeat() -> None:
+    a_f, b_f = facts(bpm=140.0), facts(bpm=71.0, seconds=200.0)
+    plan = plan_mix([a_f, b_f], MixOptions())
+    t, (a, b) = plan.transitions[0], plan.segments
+    assert t.beatmatched and "half time" in t.reason
+    assert b.speed == pytest.approx(70.0 / 71.0)
+    in_times = [mix_time(b, d) for d in b_f.downbeats if mix_time(b, d) < a.mix_end - 1e-6]
+    out_times = [mix_time(a, d) for d in a_f.downbeats]
+    for m in in_times:
+        assert min(abs(m - o) for o in out_times) < 1e-6
+    assert len(in_times) == t.bars // 2  # one of its bars to two of the outgoing track's
+    assert not plan_mix([a_f, b_f], MixOptions(half_double=False)).transitions[0].beatmatched
+
+
+def test_gain_is_capped_by_headroom() -> None:
+    loud = facts(loudness=-17.1)
+    loud.true_peak_dbtp = 0.5
+    quiet = facts(loudness=-20.0)
+    quiet.true_peak_dbtp = -9.0
+    plan = plan_mix([loud, quiet], MixOptions(target_lufs=-14.0, true_peak_db=-1.0))
+    a, b = plan.segments
+    assert a.gain_db == pytest.approx(-1.0 + 3.0 - 0.5)  # not +3.1: 4.6 dB of limiting
+    assert a.planned_lufs == pytest.approx(-17.1 + 1.5)
+    assert a.gain_note.startswith("capped by headroom (peaks at +0.5 dBTP")
+    assert b.gain_db == pytest.approx(6.0) and b.gain_note == ""  # room enough
+    more = plan_mix([loud], MixOptions(max_limiting_db=6.0)).segments[0]
+    assert more.gain_db == pytest.approx(3.1) and more.gain_note == ""
 
 
 def test_beatless_tracks_get_the_full_fade() -> None:
@@ -119,3 +156,24 @@ def test_tracks_without_music_are_left_out() -> None:
     silent.music_start, silent.music_end = 5.0, 5.5  # ...but here half a second of music
     plan = plan_mix([facts(), silent, facts()])
     assert [s.index for s in plan.segments] == [0, 2]
+
+
+def test_rare_peaks_get_more_headroom() -> None:
+    """One loud hit in a track is limited hard rather than the whole track held down; a track
+    that comes near its peak all the time keeps the plain cap."""
+    from segue.mix.edges import EdgeProfile
+
+    def peaky(rare: bool) -> TrackFacts:
+        f = facts(loudness=-18.6)
+        f.true_peak_dbtp = 0.4
+        n = int((f.duration + 1) / 0.05)
+        peaks = np.full(n, -6.0 if rare else 0.2)
+        peaks[::200] = 0.4  # a hit every 10 s
+        f.edges = EdgeProfile(np.full(n, -20.0), np.full(n, -30.0), peaks)
+        return f
+
+    rare = plan_mix([peaky(True)], MixOptions()).segments[0]
+    dense = plan_mix([peaky(False)], MixOptions()).segments[0]
+    assert dense.gain_db == pytest.approx(-1.0 + 3.0 - 0.4)  # 3 dB at the loudest peak
+    assert rare.gain_db == pytest.approx(4.6)  # all it wants: 5.0 dB at the few hits
+    assert rare.gain_note == "" and "capped by headroom" in dense.gain_note

@@ -24,6 +24,15 @@ Tags (title, album, an artist list, a front cover) are written with mutagen afte
 before the rename: ID3 (TIT2/TALB/TPE1 with one value per artist, APIC) for mp3 and wav,
 Vorbis comments (repeated ARTIST, METADATA_BLOCK_PICTURE) for ogg/opus, FLAC picture blocks.
 
+Encoding runs on a thread of its own (``threaded=True``, the default): :meth:`AudioWriter.write`
+hands the block to a bounded queue and returns, and the encoder thread turns blocks into frames,
+encodes and muxes them. FFmpeg's encoders run without Python's GIL (PyAV calls
+``avcodec_send_frame`` in a ``nogil`` block), so a mix renders on one core while LAME encodes on
+the other, and a two-core machine reaches the encoder's own speed instead of render + encode
+one after the other. The queue holds at most :data:`QUEUE_BLOCKS` blocks, so memory stays flat
+when the encoder is the slower side. An error on the encoder thread is raised by the next
+``write`` or by ``finish``.
+
 The file is written to a temporary name in the destination folder and renamed with
 :func:`os.replace` only once it is complete; any exception, KeyboardInterrupt included, removes
 the temporary file, so an interrupted render never leaves a half-written mix behind.
@@ -34,7 +43,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,6 +69,9 @@ FORMATS: dict[str, tuple[str, str, int, int | None, bool]] = {
 #: LAME at quality 5 ("-q 5") encodes about twice as fast as FFmpeg's default (LAME's -q 3),
 #: with no difference one hears at 256 kb/s; FFmpeg's native vorbis encoder is "experimental".
 CODEC_OPTIONS = {"libmp3lame": {"compression_level": "5"}, "vorbis": {"strict": "experimental"}}
+
+QUEUE_BLOCKS = 8  # blocks waiting for the encoder thread (8 one-second blocks: 2.8 MB)
+_END = None  # the queue's "no more blocks" marker
 
 
 @dataclass
@@ -124,6 +138,7 @@ class AudioWriter:
         channels: int = 2,
         tags: Tags | None = None,
         chapters: Sequence[Chapter] = (),
+        threaded: bool = True,
     ) -> None:
         self.path = Path(path)
         ext = output_format(self.path)
@@ -134,6 +149,7 @@ class AudioWriter:
         self.tags = tags or Tags()
         self.chapters = list(chapters)
         self.samples_written = 0
+        self._pts = 0  # samples handed to the encoder (on the encoder thread when threaded)
         folder = self.path.parent
         if not folder.is_dir():
             raise UserError(f"cannot write {self.path}: no such folder {folder}")
@@ -161,6 +177,15 @@ class AudioWriter:
         except BaseException:
             self._remove_tmp()
             raise
+        self._queue: queue.Queue[np.ndarray | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        if threaded:
+            self._queue = queue.Queue(maxsize=QUEUE_BLOCKS)
+            self._thread = threading.Thread(target=self._encode_queued, name="segue-encoder",
+                                            daemon=True)  # fmt: skip
+            self._thread.start()
 
     def __enter__(self) -> AudioWriter:
         return self
@@ -170,23 +195,75 @@ class AudioWriter:
             self.abort()
 
     def write(self, block: np.ndarray) -> None:
-        """Encode float32 samples shaped (channels, n) at :attr:`rate`."""
+        """Encode float32 samples shaped (channels, n) at :attr:`rate` (on the encoder thread
+        when threaded: this returns once the block is queued)."""
         if block.shape[1] == 0:
             return
         data = np.ascontiguousarray(np.clip(block, -1.0, 1.0), dtype=np.float32)
-        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=self._layout)
-        frame.sample_rate = self.rate
-        frame.pts = self.samples_written
-        frame.time_base = Fraction(1, self.rate)
         self.samples_written += data.shape[1]
-        for packet in self.stream.encode(frame):
+        if self._queue is None:
+            self._encode(data)
+            return
+        while True:  # wait for room, but notice an encoder that has died meanwhile
+            self._raise_encoder_error()
+            try:
+                self._queue.put(data, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _encode(self, data: np.ndarray | None) -> None:
+        if data is None:
+            packets = self.stream.encode(None)
+        else:
+            frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=self._layout)
+            frame.sample_rate = self.rate
+            frame.pts = self._pts
+            frame.time_base = Fraction(1, self.rate)
+            self._pts += data.shape[1]
+            packets = self.stream.encode(frame)
+        for packet in packets:
             self.container.mux(packet)
+
+    def _encode_queued(self) -> None:
+        """The encoder thread: encode queued blocks until the end marker, then flush."""
+        assert self._queue is not None
+        try:
+            while not self._stop.is_set():
+                data = self._queue.get()
+                if data is _END:
+                    if not self._stop.is_set():
+                        self._encode(None)
+                    return
+                self._encode(data)
+        except BaseException as exc:  # raised again on the caller's thread
+            self._error = exc
+
+    def _raise_encoder_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _join_encoder(self) -> None:
+        """Send the end marker and wait for the encoder thread to finish its queue."""
+        if self._thread is None or self._queue is None:
+            return
+        while self._thread.is_alive():
+            try:
+                self._queue.put(_END, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        self._thread = None
 
     def finish(self) -> Path:
         """Flush, close, tag, and move the file into place; returns the final path."""
         try:
-            for packet in self.stream.encode(None):
-                self.container.mux(packet)
+            if self._thread is None:
+                self._encode(None)
+            else:
+                self._join_encoder()
+                self._raise_encoder_error()
             self.container.close()
             write_tags(self.tmp, self.ext, self.tags, [] if self._muxer_chapters else self.chapters)
             umask = os.umask(0)
@@ -202,6 +279,12 @@ class AudioWriter:
     def abort(self) -> None:
         """Stop without output: close the encoder and remove the temporary file."""
         self._done = True
+        if self._thread is not None and self._queue is not None:
+            self._stop.set()
+            with contextlib.suppress(queue.Empty):  # drop what waits: nothing will be kept
+                while True:
+                    self._queue.get_nowait()
+            self._join_encoder()
         with contextlib.suppress(Exception):
             self.container.close()
         self._remove_tmp()

@@ -16,6 +16,7 @@ class CueTrack:
     start: float  # seconds into the mix
     title: str
     artist: str | None = None
+    notes: Sequence[str] = ()  # lines under the track in the tracklist
 
 
 def cue_time(seconds: float) -> str:
@@ -56,12 +57,16 @@ def cue_sheet(audio: str | os.PathLike[str], tracks: Sequence[CueTrack], title: 
     return "\n".join(lines) + "\n"
 
 
-def tracklist(tracks: Sequence[CueTrack], title: str | None = None) -> str:
-    """Plain text: one ``start  Artist - Title`` line per track."""
+def tracklist(tracks: Sequence[CueTrack], title: str | None = None,
+              footer: str | None = None) -> str:  # fmt: skip
+    """Plain text: one ``start  Artist - Title`` line per track, its notes indented below."""
     lines = [title, ""] if title else []
     for t in tracks:
         name = f"{t.artist} - {t.title}" if t.artist else t.title
         lines.append(f"{clock(t.start):>8}  {name}")
+        lines.extend(f"{'':>8}    {note}" for note in t.notes)
+    if footer:
+        lines += ["", footer]
     return "\n".join(lines) + "\n"
 
 
