@@ -117,3 +117,34 @@ def test_describe_fit(catalog) -> None:
     assert describe_fit(catalog, 0, 3) == "tempos 128 and 140 bpm do not match; keys 8A -> 9A (neighbours)"
     assert describe_fit(catalog, 0, 5).endswith("key unknown")
     assert describe_fit(catalog, 0, 6).startswith("tempo unsure")
+
+
+def _fan(n: int = 12):
+    """A seed track at 128 bpm and ``n`` tracks around it, nearer ones at unmixable tempos,
+    every third one a bit farther at a tempo a mix can match."""
+    e = np.eye(n + 1)
+    vecs, bpm = [e[0]], [128.0]
+    for i in range(n):  # each one farther from the seed than the one before
+        angle = 0.1 + 0.15 * i  # farther apart than the radio's near-tie margin
+        vecs.append(np.cos(angle) * e[0] + np.sin(angle) * e[i + 1])
+        bpm.append(127.0 if i % 3 == 2 else 97.0)
+    return make_catalog(np.stack(vecs), bpm=bpm, bpm_confidence=[0.9] * (n + 1),
+                        artist=[""] * (n + 1))  # fmt: skip
+
+
+def test_mixable_radio_and_journey_prefer_what_a_mix_can_beat_match():
+    from segue.playlist.journey import journey
+    from segue.playlist.radio import radio
+    from segue.playlist.rules import Rules
+
+    cat = _fan()
+    loose = Rules(artist_gap=0, near_dup_eps=0)
+    plain = radio(cat, [0], 1, rules=loose)
+    mixable = radio(cat, [0], 1, rules=loose, mixable=Mixability())
+    assert cat.bpm[plain[1]] == 97.0  # by sound alone: the nearest, unmixable
+    assert cat.bpm[mixable[1]] == 127.0  # among the nearest few, the one a mix beat-matches
+    far = int(np.argmin(cat.vectors @ cat.vectors[0]))  # a 127-bpm track
+    plain_j = journey(cat, [0, far], 3, loose).indices
+    mix_j = journey(cat, [0, far], 3, loose, mixable=Mixability()).indices
+    assert [cat.bpm[i] for i in plain_j[1:4]] == [97.0] * 3  # the straightest path
+    assert [cat.bpm[i] for i in mix_j[1:4]] == [127.0] * 3  # a path every step of which mixes

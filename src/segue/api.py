@@ -969,10 +969,14 @@ class Library:
         negative: Sequence[str] = (),
         rules: Rules | None = None,
         rng: Any = None,
+        mixable: bool = False,
     ) -> Playlist:
-        """Keep-on radio: the seeds followed by ``n`` tracks (see playlist.radio)."""
+        """Keep-on radio: the seeds followed by ``n`` tracks (see playlist.radio). ``mixable``:
+        among tracks close in sound, prefer those a mix can beat-match or that are
+        key-compatible with the previous one (see playlist.mixable)."""
         return self.playlist_from_rows(self.seed_rows(seeds), n, lookback=lookback, noise=noise,
-                                       negative=self.seed_rows(negative), rules=rules, rng=rng)  # fmt: skip
+                                       negative=self.seed_rows(negative), rules=rules, rng=rng,
+                                       mixable=mixable)  # fmt: skip
 
     def playlist_from_rows(
         self,
@@ -984,8 +988,10 @@ class Library:
         negative: Sequence[int] = (),
         rules: Rules | None = None,
         rng: Any = None,
+        mixable: bool = False,
     ) -> Playlist:
         """:meth:`playlist` from catalogue rows (seeds and negative seeds)."""
+        from segue.playlist.mixable import Mixability
         from segue.playlist.radio import radio
 
         if not 0.0 <= noise <= 1.0:
@@ -995,7 +1001,8 @@ class Library:
         rules = rules or Rules()
         cat = self.catalog()
         rows = radio(cat, list(seeds), n, lookback=lookback, noise=noise,
-                     negative=list(negative) or None, rules=rules, rng=rng)  # fmt: skip
+                     negative=list(negative) or None, rules=rules, rng=rng,
+                     mixable=Mixability() if mixable else None)  # fmt: skip
         n_seeds = len(dict.fromkeys(seeds))
         note = None
         if n is not None and len(rows) - n_seeds < n:
@@ -1024,17 +1031,20 @@ class Library:
         return next_picks(self.catalog(), list(seeds), list(history), k, skipped=skipped,
                           lookback=lookback, noise=noise, rng=rng, rules=rules)  # fmt: skip
 
-    def journey(self, waypoints: Sequence[str], steps: int = 5, rules: Rules | None = None) -> Journey:
-        """Join the dots: every waypoint in order, ``steps`` tracks between each pair."""
-        return self.journey_from_rows(self.seed_rows(waypoints), steps, rules)
+    def journey(self, waypoints: Sequence[str], steps: int = 5, rules: Rules | None = None,
+                mixable: bool = False) -> Journey:  # fmt: skip
+        """Join the dots: every waypoint in order, ``steps`` tracks between each pair
+        (``mixable``: as in :meth:`playlist`, each step prefers tracks a mix joins well)."""
+        return self.journey_from_rows(self.seed_rows(waypoints), steps, rules, mixable)
 
     def journey_from_rows(self, waypoints: Sequence[int], steps: int = 5,
-                          rules: Rules | None = None) -> Journey:  # fmt: skip
+                          rules: Rules | None = None, mixable: bool = False) -> Journey:  # fmt: skip
         """:meth:`journey` from catalogue rows."""
         from segue.playlist.journey import journey
+        from segue.playlist.mixable import Mixability
 
         cat = self.catalog()
-        result = journey(cat, list(waypoints), steps, rules)
+        result = journey(cat, list(waypoints), steps, rules, mixable=Mixability() if mixable else None)
         return Journey(list(result.indices), result.to_dict(cat)["steps"], self._seeds(waypoints))
 
     def order(self, playlist_file: str, arc: str | None = None, keep_first: bool = False) -> list[int]:

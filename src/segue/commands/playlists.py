@@ -42,6 +42,9 @@ def _add_playlist_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--year", help="year range, e.g. 1990-1999")
     p.add_argument("--tag", help="MusiCNN tags the tracks must have, e.g. rock,guitar")
     p.add_argument("--folder", help="only tracks under this folder")
+    p.add_argument("--mixable", action=argparse.BooleanOptionalAction, default=None,
+                   help="among tracks close in sound, prefer ones a mix can beat-match or that "
+                        "are in a compatible key (journey --mix: on unless --no-mixable)")  # fmt: skip
 
 
 def _rules(args: argparse.Namespace) -> Rules:
@@ -111,7 +114,7 @@ def cmd_playlist(lib: Library, args: argparse.Namespace) -> int:
     n = args.n if args.n is not None else (None if args.minutes else 20)
     made: Playlist = lib.playlist(
         args.seeds, n, lookback=args.lookback, noise=args.noise, negative=args.negative,
-        rules=_rules(args), rng=args.random_seed,
+        rules=_rules(args), rng=args.random_seed, mixable=bool(args.mixable),
     )  # fmt: skip
     _say_seeds(made.seeds)
     if made.note:
@@ -126,7 +129,8 @@ def cmd_journey(lib: Library, args: argparse.Namespace) -> int:
             lib.check_output(target)
     if args.mix:
         lib.check_mix_output(args.mix)
-    result = lib.journey(args.waypoints, args.steps, _rules(args))
+    mixable = bool(args.mix) if args.mixable is None else args.mixable  # a mix wants a mixable path
+    result = lib.journey(args.waypoints, args.steps, _rules(args), mixable=mixable)
     _say_seeds(result.seeds)
     code = _emit(lib, result.rows, args, {"indices": result.rows, "steps": result.steps})
     if args.mix:

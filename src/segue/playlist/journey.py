@@ -29,6 +29,7 @@ from segue.errors import UserError
 from segue.index import Index
 from segue.playlist.catalog import Catalog, require_index
 from segue.playlist.history import History
+from segue.playlist.mixable import Mixability, prefer_mixable
 from segue.playlist.order import DEFAULT_WEIGHTS, TransitionWeights, transition_costs
 from segue.playlist.rules import Rules
 
@@ -108,8 +109,11 @@ def journey(
     transition_weight: float = 0.1,
     progress_weight: float = 1.0,
     weights: TransitionWeights = DEFAULT_WEIGHTS,
+    mixable: Mixability | None = None,
 ) -> JourneyResult:
-    """Waypoints in order with ``steps`` tracks between each consecutive pair; see module doc."""
+    """Waypoints in order with ``steps`` tracks between each consecutive pair; see module doc.
+    ``mixable``: among the best few candidates of each step, prefer those a mix can
+    beat-match or that are key-compatible with the previous track (playlist.mixable)."""
     wps = [require_index(catalog, w, "waypoint") for w in waypoints]
     if len(wps) < 2:
         raise UserError("a journey needs at least two waypoints (use radio for a single seed)")
@@ -145,7 +149,7 @@ def journey(
             avoid_artist = b_artist if (b_artist >= 0 and ahead <= rules.artist_gap) else None
             pick, relaxed = _step(
                 catalog, index, target, prev, b, history, rules, allowed, wp_groups,
-                avoid_artist, transition_weight, progress_weight, weights,
+                avoid_artist, transition_weight, progress_weight, weights, mixable,
             )
             history.add(pick)
             out.append(
@@ -191,6 +195,7 @@ def _step(
     transition_weight: float,
     progress_weight: float,
     weights: TransitionWeights,
+    mixable: Mixability | None = None,
 ) -> tuple[int, bool]:
     v = catalog.vectors
     fetch = min(index.n, FETCH + len(history))
@@ -222,4 +227,7 @@ def _step(
     if progress_weight:
         back = (1.0 - v[cand] @ v[dest]) - (1.0 - float(v[prev] @ v[dest]))
         cost = cost + progress_weight * np.maximum(back, 0.0)
-    return int(cand[int(np.argmin(cost))]), relaxed
+    cand = cand[np.argsort(cost, kind="stable")]
+    if mixable is not None:
+        cand = cand[prefer_mixable(catalog, prev, cand, mixable)]
+    return int(cand[0]), relaxed

@@ -13,7 +13,7 @@ Beat-matchable
     downbeat. Tempo octave errors of the tempo estimator (70 reported for 140) land here too.
 Key-compatible
     Camelot wheel: the same key, one hour round the wheel, or the relative major/minor
-    (:func:`segue.playlist.rules.camelot_steps` <= 1). Unknown keys are not compatible.
+    (:func:`segue.listen.camelot.camelot_steps` <= 1). Unknown keys are not compatible.
 Score (:func:`mix_scores`, 0..1)
     ``tempo + 0.3 * key``. tempo = ``0.5 + 0.2 * (1 - deviation / tolerance)`` for a
     beat-matchable pair (0.8 times that at half/double time, a bolder mix), else 0; key = 1 for
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segue.listen.camelot import camelot_steps
 from segue.playlist.catalog import Catalog
-from segue.playlist.rules import camelot_steps
 
 TEMPO_BASE = 0.5  # any beat-matchable pair
 TEMPO_CLOSENESS = 0.2  # more for a smaller speed change

@@ -64,6 +64,7 @@ from segue.errors import UserError
 from segue.index import Index
 from segue.playlist.catalog import Catalog, require_index
 from segue.playlist.history import History
+from segue.playlist.mixable import Mixability, prefer_mixable
 from segue.playlist.order import DEFAULT_WEIGHTS, TransitionWeights, transition_costs
 from segue.playlist.rules import Rules, fit_to_minutes
 
@@ -115,6 +116,7 @@ class RadioSession:
         tie_margin: float = 0.02,
         weights: TransitionWeights = DEFAULT_WEIGHTS,
         endless: bool = True,
+        mixable: Mixability | None = None,
     ) -> None:
         self.catalog = catalog
         seeds = _check_indices(catalog, seeds, "seed")
@@ -142,6 +144,9 @@ class RadioSession:
         self.tie_margin = float(tie_margin)
         self.weights = weights
         self.endless = endless
+        #: Prefer, among the tracks nearest in sound, those a mix can beat-match or that are in
+        #: a compatible key with the previous one (playlist.mixable); None: sound alone.
+        self.mixable = mixable
         self.allowed = self.rules.allowed_mask(catalog)
         self._filter = self.index.prepare_filter(self.allowed)
         self._allowed_rows: np.ndarray | None = None
@@ -190,6 +195,9 @@ class RadioSession:
         unplayed tracks, best first."""
         if len(cand) == 0:
             return None
+        if self.mixable is not None and self.history.indices:
+            order = prefer_mixable(self.catalog, self.history.indices[-1], cand, self.mixable)
+            cand, scores = cand[order], scores[order]
         ok = self.rules.accept_mask(cand, self.history)
         if self._hard_negative:
             tv = self.catalog.vectors[cand]
@@ -407,6 +415,7 @@ def radio(
     tie_margin: float = 0.02,
     weights: TransitionWeights = DEFAULT_WEIGHTS,
     include_seeds: bool = True,
+    mixable: Mixability | None = None,
 ) -> list[int]:
     """The seeds followed by ``n`` new tracks (row indices); see the module docstring.
 
@@ -433,6 +442,7 @@ def radio(
         tie_margin=tie_margin,
         weights=weights,
         endless=False,
+        mixable=mixable,
     )
     limit = math.inf if n is None else int(n)
     new: list[int] = []
