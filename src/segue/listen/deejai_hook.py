@@ -4,7 +4,8 @@ The user supplies the weights file (see :func:`segue.listen.models.deejai.load_d
 is downloaded. Workers cut the 22.05 kHz decode into Deej-AI's 5-s mel slices; the main process
 batches slices across tracks through the encoder. Stored per track under model ``deejai``:
 ``patches`` (float16 slice vectors, 100-d, for TF-IDF pooling later), ``track`` (the mean of the
-unit slice vectors), ``intro`` and ``outro`` (the first and last three slices, ~15 s).
+unit slice vectors), ``intro`` and ``outro`` (the first and last three slices, ~15 s; see
+:func:`segue.listen.pooling.pool_track`).
 Descriptors are model-independent and are left to the MusiCNN pipeline.
 """
 
@@ -16,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from segue.audio.spectrum import deejai_slices
+from segue.audio.spectrum import DEEJAI_SLICE_SAMPLES, deejai_slices
 from segue.errors import DecodeError, UserError
 from segue.library.store import Store
 from segue.listen.batching import BatchingHook
+from segue.listen.pooling import pool_track
 
 MODEL = "deejai"
 DEEJAI_RATE = 22050
-EDGE_SLICES = 3  # 3 x 5 s = the same ~15 s edges as MusiCNN's intro/outro
+DEEJAI_SLICE_SECONDS = DEEJAI_SLICE_SAMPLES / DEEJAI_RATE  # ~5 s: 15-s edges are 3 slices
 SILENCE_RMS = 1e-4
 
 
@@ -81,12 +83,9 @@ class DeejAIHook(BatchingHook):
 
     @staticmethod
     def track_vectors(vectors: np.ndarray) -> dict[str, np.ndarray]:
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return {
             "patches": vectors.astype(np.float16),
-            "track": unit.mean(axis=0).astype(np.float32),
-            "intro": unit[:EDGE_SLICES].mean(axis=0).astype(np.float32),
-            "outro": unit[-EDGE_SLICES:].mean(axis=0).astype(np.float32),
+            **pool_track(vectors, DEEJAI_SLICE_SECONDS, unit=True),
         }
 
     def _store_batch(self, store: Store, queue: list[tuple[str, np.ndarray]]) -> None:

@@ -37,6 +37,7 @@ from segue.audio.spectrum import musicnn_logmel, musicnn_patches
 from segue.errors import DecodeError
 from segue.library.store import Store
 from segue.listen.batching import BatchingHook
+from segue.listen.pooling import edge_windows, pool_track
 
 MODEL = "musicnn"
 # p4: MTT's every-other-patch choice counted per track; in p3 it ran over the scan's batch, so
@@ -45,7 +46,6 @@ PIPELINE_VERSION = "musicnn-0.1.0+p4"
 MUSICNN_RATE = 16000
 DESCRIPTOR_RATE = 22050
 PATCH_SECONDS = 187 * 256 / MUSICNN_RATE
-EDGE_SECONDS = 15.0
 #: Patch subsampling at analysis (1 = every patch); chosen by the evaluation, see BENCHMARKS.md.
 PATCH_STRIDE = 2
 SILENCE_RMS = 1e-4
@@ -87,14 +87,6 @@ def prepare_audio(audio: dict[int, np.ndarray], descriptors: bool = True) -> Pre
     return prepared
 
 
-def edge_patch_ranges(n_patches: int, music_start: float, music_end: float) -> tuple[slice, slice]:
-    """Patch slices covering the first and last ~15 s of music (at least one patch each)."""
-    first = min(int(music_start // PATCH_SECONDS), n_patches - 1)
-    last = max(first + 1, min(n_patches, int(np.ceil(music_end / PATCH_SECONDS))))
-    span = max(1, int(round(EDGE_SECONDS / PATCH_SECONDS)))
-    return slice(first, min(last, first + span)), slice(max(first, last - span), last)
-
-
 def every_other_patch(track_lengths: Sequence[int]) -> np.ndarray:
     """Mask over tracks' patches laid end to end: each track's 1st, 3rd, 5th... patch."""
     if not track_lengths:
@@ -116,7 +108,7 @@ def analysed_patches(n_patches: int, music_start: float, music_end: float, strid
     offset = (n_patches % stride) // 2
     keep = set(range(offset, n_patches, stride))
     edge = min(stride, 2)
-    intro, outro = edge_patch_ranges(n_patches, music_start, music_end)
+    intro, outro = edge_windows(n_patches, PATCH_SECONDS, music_start, music_end)
     for window in (intro, outro):
         keep.update(p for p in range(window.start, window.stop) if (p - offset) % edge == 0)
     keep.update((intro.start, outro.stop - 1))
@@ -210,22 +202,17 @@ class ListeningHook(BatchingHook):
     def track_vectors(self, prepared: Prepared, per_patch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The arrays stored for one track, from its per-patch model outputs."""
         pen = per_patch["penultimate"]
-        positions = prepared.positions if prepared.positions is not None else np.arange(len(pen))
         n_total = prepared.n_patches or len(pen)
-        intro, outro = edge_patch_ranges(n_total, prepared.music_start, prepared.music_end or 0.0)
-        stride = self.patch_stride
-        offset = (n_total % stride) // 2 if stride > 1 else 0
-        body = ((positions - offset) % stride == 0) if prepared.positions is not None else slice(None)
-
-        def within(window: slice) -> np.ndarray:
-            rows = (positions >= window.start) & (positions < window.stop)
-            return pen[rows] if rows.any() else pen
-
+        body = None
+        if prepared.positions is not None:  # the evenly spaced patches, not the extra edge ones
+            stride = self.patch_stride
+            offset = (n_total % stride) // 2 if stride > 1 else 0
+            body = (prepared.positions - offset) % stride == 0
         vectors = {
             "patches": pen.astype(np.float16),
-            "track": pen[body].mean(axis=0).astype(np.float32),
-            "intro": within(intro).mean(axis=0).astype(np.float32),
-            "outro": within(outro).mean(axis=0).astype(np.float32),
+            **pool_track(pen, PATCH_SECONDS, positions=prepared.positions, n_slices=n_total,
+                         music_start=prepared.music_start, music_end=prepared.music_end or 0.0,
+                         body=body),  # fmt: skip
             "midend": per_patch["mean_pool"].mean(axis=0).astype(np.float16),
             "tags_msd": per_patch["tags_msd"].mean(axis=0).astype(np.float32),
             "tags_mtt": per_patch["tags_mtt"].mean(axis=0).astype(np.float32),
