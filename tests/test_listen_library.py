@@ -208,9 +208,10 @@ def test_scan_workers_find_the_beat_tracker_already_compiled(tmp_path: Path) -> 
     music = tmp_path / "music"
     for i in range(4):
         write_audio(music / f"{i}.ogg", seconds=8.0, seed=30 + i)
-    (tmp_path / "empty").mkdir()
-    # a scan of no audio at all: only the warm-up can put the beat tracker in the cache
-    warm = run_cli("--db", str(tmp_path / "warm.db"), "scan", str(tmp_path / "empty"), env=env)
+    # a scan of silent audio (refused before the descriptors run): only the warm-up before the
+    # workers start can put the beat tracker in the cache
+    write_audio(tmp_path / "silent" / "s.wav", signal=np.zeros((2, 44100), np.float32))
+    warm = run_cli("--db", str(tmp_path / "warm.db"), "scan", str(tmp_path / "silent"), env=env)
     assert warm.returncode == 0, warm.stderr
     assert sorted(cache.rglob("*beat*.nbi")), "the warm-up compiled nothing into the cache"
     before = {p: p.stat().st_mtime_ns for p in cache.rglob("*")}

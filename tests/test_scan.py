@@ -293,35 +293,17 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
         Store(db)
 
 
-class ThreadsProbe:
-    """An analysis hook that reports the BLAS thread setting its worker process started with."""
-
-    model, version, decode_rates = "probe", "1", (16000,)
-
-    def __init__(self) -> None:
-        self.seen: list[str | None] = []
-
-    def prepare(self, audio: dict) -> tuple[str | None, int]:
-        return os.environ.get("OPENBLAS_NUM_THREADS"), os.getpid()
-
-    def consume(self, store: Store, audio_hash: str, prepared: tuple[str | None, int]) -> None:
-        self.seen.append(prepared)
-
-    def fail(self, store: Store, audio_hash: str, error: str) -> None:
-        raise AssertionError(error)
-
-    def finish(self, store: Store) -> None:
-        pass
-
-
 def test_scan_workers_start_with_one_blas_thread(tmp_path: Path, monkeypatch) -> None:
+    from scan_hooks import ProbeHook
+
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     for i in range(4):
         write_audio(tmp_path / "music" / f"{i}.flac", seconds=1.0, seed=i)
-    probe = ThreadsProbe()
     with Store(tmp_path / "lib.db") as store:
-        Scanner(store, workers=2, hook=probe, progress=False).scan([tmp_path / "music"])
-    assert len(probe.seen) == 4
-    assert {threads for threads, _ in probe.seen} == {"1"}
-    assert all(pid != os.getpid() for _, pid in probe.seen)  # really in the workers
+        report = Scanner(store, workers=2, hook=ProbeHook(), progress=False).scan([tmp_path / "music"])
+        assert report.analysed == 4
+        threads = store.vectors("probe", "threads")
+        analysed_in = store.vectors("probe", "analysed_in")
+    assert len(threads) == 4 and {int(t[0]) for t in threads.values()} == {1}
+    assert all(int(pid[0]) != os.getpid() for pid in analysed_in.values())  # really in the workers
     assert "OPENBLAS_NUM_THREADS" not in os.environ  # the scanning process is left as it was

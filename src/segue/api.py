@@ -109,15 +109,12 @@ class Library:
         See :mod:`segue.library.scan`; raises ScanInterrupted on Ctrl-C with the work so far saved.
         ``hook`` replaces the default listening pipeline (MusiCNN + descriptors), whose
         front end runs at ``precision`` (``auto``, ``fp32`` or ``int8``, see models.musicnn).
+        Models load in the worker processes, and only when there is audio to analyse.
         """
         if hook is None and analyse:
             from segue.listen.pipeline import ListeningHook
 
             hook = ListeningHook(precision=precision)
-            try:
-                hook.load_models()  # fail before the walk if the weights cannot be had
-            except ValueError as exc:  # a precision this machine cannot run
-                raise UserError(str(exc)) from None
         scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
         self._catalogs.clear()
         return scanner.scan(folders)

@@ -1,8 +1,9 @@
 """Deej-AI's encoder as a scan :class:`~segue.library.scan.AnalysisHook` (``scan --model deejai``).
 
 The user supplies the weights file (see :func:`segue.listen.models.deejai.load_deejai`); nothing
-is downloaded. Workers cut the 22.05 kHz decode into Deej-AI's 5-s mel slices; the main process
-batches slices across tracks through the encoder. Stored per track under model ``deejai``:
+is downloaded. Workers cut the 22.05 kHz decode into Deej-AI's 5-s mel slices and run the
+encoder on them (or, with CUDA, the scanning process batches slices from every worker through
+it: see :mod:`segue.listen.batching`). Stored per track under model ``deejai``:
 ``patches`` (float16 slice vectors, 100-d, for TF-IDF pooling later), ``track`` (the mean of the
 unit slice vectors), ``intro`` and ``outro`` (the first and last three slices, ~15 s; see
 :func:`segue.listen.pooling.pool_track`).
@@ -12,6 +13,7 @@ Descriptors are model-independent and are left to the MusiCNN pipeline.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from segue.audio.spectrum import DEEJAI_SLICE_SAMPLES, deejai_slices
 from segue.errors import DecodeError, UserError
-from segue.library.store import Store
+from segue.library.scan import Analysis
 from segue.listen.batching import BatchingHook
 from segue.listen.pooling import pool_track
 
@@ -36,15 +38,15 @@ class DeejAIHook(BatchingHook):
     decode_rates = (DEEJAI_RATE,)
     _main_only = ("_model",)
 
-    def __init__(self, weights: str | os.PathLike[str], device: str | None = None, batch_slices: int = 64) -> None:
+    def __init__(self, weights: str | os.PathLike[str], device: str | None = None,
+                 batch_slices: int = 64, inference: str = "auto") -> None:  # fmt: skip
         from segue.listen.models.deejai import MODEL_VERSION
 
-        super().__init__(batch_slices)
+        super().__init__(batch_slices, device, inference)
         self.weights = Path(weights).expanduser()
         if not self.weights.exists():
             raise UserError(f"--weights: no such file: {self.weights}")
         self.version = MODEL_VERSION
-        self.device = device
         self._model: Any = None
 
     def load_models(self) -> None:
@@ -65,8 +67,17 @@ class DeejAIHook(BatchingHook):
             raise DecodeError("silent audio")
         return deejai_slices(mono)
 
-    def _slices(self, prepared: np.ndarray) -> int:
+    def slices(self, prepared: np.ndarray) -> int:
         return len(prepared)
+
+    def analyse(self, prepared: Sequence[np.ndarray]) -> list[Analysis]:
+        """The encoder on the slices of ``prepared`` tracks at once, pooled per track."""
+        vectors = self.embed(np.concatenate(list(prepared)))
+        out, offset = [], 0
+        for slices in prepared:
+            out.append(Analysis(self.track_vectors(vectors[offset : offset + len(slices)])))
+            offset += len(slices)
+        return out
 
     def embed(self, slices: np.ndarray) -> np.ndarray:
         """``(S, 96, 216)`` slices -> ``(S, 100)`` vectors."""
@@ -87,11 +98,3 @@ class DeejAIHook(BatchingHook):
             "patches": vectors.astype(np.float16),
             **pool_track(vectors, DEEJAI_SLICE_SECONDS, unit=True),
         }
-
-    def _store_batch(self, store: Store, queue: list[tuple[str, np.ndarray]]) -> None:
-        vectors = self.embed(np.concatenate([s for _, s in queue]))
-        offset = 0
-        for audio_hash, slices in queue:
-            mine = vectors[offset : offset + len(slices)]
-            offset += len(slices)
-            store.record_analysis(audio_hash, self.model, self.version, self.track_vectors(mine))
