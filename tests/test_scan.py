@@ -244,6 +244,29 @@ def test_interrupted_scan_deletes_nothing(music: Path, db: Path) -> None:
     assert "windows media.wma" in tracks_by_name(db)  # only a complete walk removes files
 
 
+def test_an_interrupt_inside_a_write_transaction_counts_nothing_it_rolled_back(
+    music: Path, db: Path
+) -> None:
+    # Ctrl-C used to land anywhere, also inside the transaction that writes a batch of files:
+    # the batch was rolled back but its files had been counted as added already.
+    from segue.library.scan import ScanInterrupted
+
+    class InterruptedWhileWriting(Scanner):
+        applied = 0
+
+        def _apply(self, result, *args) -> None:
+            self.applied += 1
+            if self.applied == 3:
+                assert self.store.conn.in_transaction
+                raise KeyboardInterrupt
+            super()._apply(result, *args)
+
+    with Store(db) as store, pytest.raises(ScanInterrupted) as stop:
+        InterruptedWhileWriting(store, workers=2, progress=False).scan([music])
+    with Store(db) as store:
+        assert stop.value.report.added == store.count_tracks() < len(LIBRARY_LAYOUT)
+
+
 def test_wma_embedded_picture_is_its_cover(tmp_path: Path) -> None:
     import hashlib
     import struct

@@ -12,7 +12,8 @@ How a scan goes:
    decoding in that same pass and the track's whole analysis: the DSP and the networks, each
    worker with its own models at one thread, so N cores analyse N tracks at once. (With
    ``hook.central`` -- a GPU -- workers stop after the DSP and this process runs the networks on
-   batches gathered from every worker, in a thread of its own.)
+   batches gathered from every worker, in a thread of its own. A catalogue-only scan of fewer
+   than ``IN_PROCESS_FILES`` files reads them here, without starting a process.)
 4. This process only writes finished rows, in short transactions (milliseconds: never decoding,
    DSP or a network inside one), so another writer -- the web player recording a play -- waits
    milliseconds; kill -9 at any moment loses only the files in flight, and a re-run picks up
@@ -219,6 +220,7 @@ def _os_reason(exc: OSError) -> str:
 
 _worker_hook: AnalysisHook | None = None
 _worker_analysed: frozenset[str] = frozenset()
+_worker_models_loaded = False
 
 
 def _init_worker(hook: AnalysisHook | None, analysed: frozenset[str]) -> None:
@@ -287,7 +289,10 @@ def _analyse(result: FileResult, hook: AnalysisHook, audio: dict[int, np.ndarray
             result.prepared = prepared
             return
         del audio
-        hook.load_models()  # once per worker; later calls return at once
+        global _worker_models_loaded
+        if not _worker_models_loaded:
+            hook.load_models()
+            _worker_models_loaded = True
         result.analysis = hook.analyse([prepared])[0]
     except DecodeError as exc:
         result.analysis_error = " ".join(str(exc).split())

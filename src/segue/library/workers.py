@@ -90,9 +90,9 @@ class _Worker:
             code = self.proc.wait()
         if code < 0:
             try:
-                return f"killed by {signal.Signals(-code).name}"
+                return f"was killed by {signal.Signals(-code).name}"
             except ValueError:
-                return f"killed by signal {-code}"
+                return f"was killed by signal {-code}"
         return f"exited with code {code}"
 
     def stop(self, kill: bool) -> None:
