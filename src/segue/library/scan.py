@@ -123,6 +123,8 @@ class FileResult:
     #: ... or the worker's share of it, for the networks in this process (``hook.central``)
     prepared: Any = None
     analysis_error: str | None = None
+    #: CPU seconds the worker spent on this file, by stage (see ScanReport.cpu_seconds)
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,6 +134,26 @@ class AnalysedTrack:
     audio_hash: str
     analysis: Analysis | None
     error: str | None = None
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+#: The stages of ScanReport.cpu_seconds.
+STAGES = ("start-up", "decode", "tags", "dsp", "networks", "writing")
+
+
+class _Stages:
+    """CPU seconds by stage, from a CPU clock (a worker's process, or one thread here)."""
+
+    def __init__(self, clock: Callable[[], float] = time.process_time) -> None:
+        self.clock = clock
+        self.seconds: dict[str, float] = {}
+        self._last = clock()
+
+    def lap(self, stage: str) -> None:
+        """The CPU time since the last lap was spent on ``stage``."""
+        now = self.clock()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self._last = now
 
 
 @dataclass
@@ -151,6 +173,15 @@ class ScanReport:
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    #: CPU seconds over every process of the scan, by stage (STAGES): worker and model start-up,
+    #: the decoding pass, tags and covers, DSP (log-mel, descriptors), the networks and pooling,
+    #: and the scanning process's writing. What is left of the command's CPU time is the
+    #: scanning process's own start, the walk and moving results between processes.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    def count_cpu(self, seconds: dict[str, float]) -> None:
+        for stage, value in seconds.items():
+            self.cpu_seconds[stage] = self.cpu_seconds.get(stage, 0.0) + value
 
     def merge(self, other: ScanReport) -> None:
         """Add the counts and problems of ``other`` (work just committed) to this report."""
@@ -159,11 +190,13 @@ class ScanReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
         self.warnings.extend(other.warnings)
+        self.count_cpu(other.cpu_seconds)
 
     def as_dict(self) -> dict[str, object]:
         data = dict(self.__dict__)
         data["errors"] = [{"path": p, "reason": r} for p, r in self.errors]
         data["warnings"] = [{"path": p, "reason": r} for p, r in self.warnings]
+        data["cpu_seconds"] = {k: round(v, 3) for k, v in self.cpu_seconds.items()}
         return data
 
 
@@ -221,18 +254,33 @@ def _os_reason(exc: OSError) -> str:
 _worker_hook: AnalysisHook | None = None
 _worker_analysed: frozenset[str] = frozenset()
 _worker_models_loaded = False
+#: the worker's CPU time up to its first file (interpreter, imports), counted once as start-up
+_worker_startup_cpu = 0.0
 
 
 def _init_worker(hook: AnalysisHook | None, analysed: frozenset[str]) -> None:
     """Runs once in each worker process (see :class:`segue.library.workers.WorkerPool`)."""
-    global _worker_hook, _worker_analysed
+    global _worker_hook, _worker_analysed, _worker_startup_cpu
     _worker_hook = hook
     _worker_analysed = analysed
+    _worker_startup_cpu = time.process_time()
     folder_cover_path.cache_clear()
 
 
 def read_file(path: str) -> FileResult:
     """Everything a scan needs from one file, read once. Never raises for a bad file."""
+    global _worker_startup_cpu
+    stages = _Stages()
+    result = _read_file(path, stages)
+    stages.lap("decode")  # what an early return left unlapped: the failed decoding pass
+    if _worker_startup_cpu:
+        stages.seconds["start-up"] = stages.seconds.get("start-up", 0.0) + _worker_startup_cpu
+        _worker_startup_cpu = 0.0
+    result.cpu = stages.seconds
+    return result
+
+
+def _read_file(path: str, stages: _Stages) -> FileResult:
     result = FileResult(path=path)
     try:
         st = os.stat(path)
@@ -262,6 +310,7 @@ def read_file(path: str) -> FileResult:
     if info.duration <= 0:
         result.error = "no audio data"
         return result
+    stages.lap("decode")
     result.info = info
     if info.declared_duration and info.duration < TRUNCATION_SHARE * info.declared_duration:
         result.warnings.append(
@@ -276,24 +325,30 @@ def read_file(path: str) -> FileResult:
     result.warnings.extend(tags.warnings)
     result.tags = tags.as_row()
     result.cover = find_cover(p, mutagen_file)
+    stages.lap("tags")
     if hook is not None and audio is not None and info.payload_hash not in _worker_analysed:
-        _analyse(result, hook, audio)
+        _analyse(result, hook, audio, stages)
     return result
 
 
-def _analyse(result: FileResult, hook: AnalysisHook, audio: dict[int, np.ndarray]) -> None:
+def _analyse(
+    result: FileResult, hook: AnalysisHook, audio: dict[int, np.ndarray], stages: _Stages
+) -> None:
     """The track's analysis, in the worker: all of it, or the model-free part (central)."""
+    global _worker_models_loaded
     try:
         prepared = hook.prepare(audio)
+        stages.lap("dsp")
         if hook.central:
             result.prepared = prepared
             return
         del audio
-        global _worker_models_loaded
         if not _worker_models_loaded:
             hook.load_models()
             _worker_models_loaded = True
+            stages.lap("start-up")
         result.analysis = hook.analyse([prepared])[0]
+        stages.lap("networks")
     except DecodeError as exc:
         result.analysis_error = " ".join(str(exc).split())
     except Exception as exc:  # noqa: BLE001 - one track's analysis bug must not stop a scan
@@ -369,8 +424,10 @@ class _CentralInference:
 
     def _analyse(self, batch: list[tuple[str, Any]]) -> list[AnalysedTrack]:
         try:
+            started = time.thread_time()
             analyses = self.hook.analyse([p for _, p in batch])
-            return [AnalysedTrack(h, a) for (h, _), a in zip(batch, analyses, strict=True)]
+            share = {"networks": (time.thread_time() - started) / len(batch)}
+            return [AnalysedTrack(h, a, cpu=share) for (h, _), a in zip(batch, analyses, strict=True)]
         except Exception as exc:  # noqa: BLE001
             if len(batch) == 1:
                 return [AnalysedTrack(batch[0][0], None, _analysis_failed(exc))]
@@ -470,10 +527,13 @@ class Scanner:
             return  # nothing to read: no worker, no model
         hook = self.hook
         if hook is not None:
+            stages = _Stages(time.thread_time)
             hook.setup()
             if hook.central:
                 hook.load_models()  # here, before the walk's results pile up
                 self._inference = _CentralInference(hook)
+            stages.lap("start-up")
+            self.report.count_cpu(stages.seconds)
         progress = Progress(len(paths), "scan", enabled=self.progress)
         pool = WorkerPool(self.workers, "segue.library.scan:read_file",
                           "segue.library.scan:_init_worker", (hook, self._analysed))  # fmt: skip
@@ -540,6 +600,7 @@ class Scanner:
         if not batch:
             return
         done = ScanReport()
+        writing = _Stages(time.thread_time)
         try:
             with self.store.transaction():
                 for item in batch:
@@ -547,8 +608,11 @@ class Scanner:
                         self._store_analysis(item.audio_hash, item.analysis, item.error, done)
                     else:
                         self._apply(item, done)
+                    done.count_cpu(item.cpu)
         except sqlite3.Error as exc:
             raise UserError(f"cannot write the library database {self.store.path}: {exc}") from exc
+        writing.lap("writing")
+        done.count_cpu(writing.seconds)
         self.report.merge(done)
 
     def _apply(self, result: FileResult, done: ScanReport) -> None:
