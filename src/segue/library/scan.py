@@ -56,8 +56,6 @@ TRUNCATION_SHARE = 0.9
 #: Results are committed at least this often (seconds) and at most this many per transaction.
 COMMIT_SECONDS = 0.5
 COMMIT_FILES = 64
-
-
 #: Catalogue-only scans of fewer files than this read them in the scanning process.
 IN_PROCESS_FILES = 4
 #: Central inference: prepared tracks waiting for the networks, per worker, before reading pauses.
@@ -407,9 +405,14 @@ class _CentralInference:
             item = self.inbox.get()
             if item is None:
                 return
-            batch = [item]
-            slices = self.hook.slices(item[1])
-            while slices < self.hook.batch_slices:
+            batch, slices = [item], 0
+            while True:
+                try:
+                    slices += self.hook.slices(batch[-1][1])
+                except Exception:  # noqa: BLE001 - analyse() will say what is wrong with it
+                    slices += 1
+                if slices >= self.hook.batch_slices:
+                    break
                 try:
                     item = self.inbox.get(timeout=0.05)  # a little wait fills a GPU batch
                 except queue.Empty:
@@ -418,7 +421,6 @@ class _CentralInference:
                     self._stopping = True
                     break
                 batch.append(item)
-                slices += self.hook.slices(item[1])
             for done in self._analyse(batch):
                 self.outbox.put(done)
 
@@ -556,6 +558,8 @@ class Scanner:
                     last_commit = time.monotonic()
             pool.close()
             while self._inference is not None and self._inference.backlog:
+                if not self._inference.thread.is_alive():
+                    raise UserError("the scan's inference thread stopped; run the scan again")
                 self._collect_analyses(timeout=0.1)
                 self._interrupt.check()
                 if time.monotonic() - last_commit >= COMMIT_SECONDS:
