@@ -49,8 +49,16 @@ class DeejAIHook(BatchingHook):
         self.version = MODEL_VERSION
         self._model: Any = None
 
+    def setup(self) -> None:
+        """Before a scan's workers start: load the weights file once here, so a bad file fails
+        with one line before any work (kept only if the networks run here, ``central``)."""
+        super().setup()
+        self.load_models()
+        if not self.central:
+            self._model = None
+
     def load_models(self) -> None:
-        """Load the weights now, so a bad file fails before the walk (one-line UserError)."""
+        """Load the weights (one-line UserError for a bad file)."""
         if self._model is None:
             import torch
 
