@@ -40,9 +40,12 @@ from segue.errors import UserError
 #: Thread-count variables of the native maths libraries numpy, scipy and torch load.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
+#: A worker's command line: ``python -c BOOTSTRAP segue-scan-worker FD SYS_PATH_JSON``
+#: (the name shows in ``ps``, and tells a worker from the command that started it).
+WORKER_NAME = "segue-scan-worker"
 _BOOTSTRAP = (
-    "import sys, json; sys.path[:] = json.loads(sys.argv[2]); "
-    "from segue.library.workers import _child_main; _child_main(int(sys.argv[1]))"
+    "import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
+    "from segue.library.workers import _child_main; _child_main(int(sys.argv[2]))"
 )
 
 
@@ -65,7 +68,8 @@ class _Worker:
     def __init__(self, pool: WorkerPool) -> None:
         parent, child = Pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP, str(child.fileno()), json.dumps(sys.path)],
+            [sys.executable, "-c", _BOOTSTRAP, WORKER_NAME, str(child.fileno()),
+             json.dumps(sys.path)],
             pass_fds=(child.fileno(),), env=pool.env, stdin=subprocess.DEVNULL,
             stdout=2,  # stdout is the caller's (scan --json prints the report there)
             process_group=0,
