@@ -4,8 +4,9 @@
 
 (a) decode-only: PyAV decode of every track to the pipeline's two rates (22.05 and 16 kHz);
 (b) listening: the same decode plus what the listening issue builds: log-mel patches, both
-    MusiCNN networks batched across tracks, pooling, storing the rows in a throwaway library
-    through the hook's own ``consume``/``finish`` as a scan does (``ListeningHook(descriptors=False)``);
+    MusiCNN networks, pooling, storing the rows in a throwaway library, one track at a time as
+    each scan worker does it (``ListeningHook(descriptors=False)``: ``prepare``, ``analyse``, then
+    the rows written in a transaction of their own);
 (b+) full analysis, what ``segue scan`` does by default: (b) plus the DSP descriptors and the
     classic feature sets;
 (c) the descriptors and feature sets alone, on audio decoded beforehand.
@@ -41,9 +42,9 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
 
 
 def analyse_files(files: list[Path], hook: ListeningHook, store: Store) -> tuple[float, dict[str, float]]:
-    """Wall time of the pipeline's work on ``files``: decode, prepare, and the hook's own
-    batching, networks, pooling and storing (``consume`` / ``finish``, as a scan calls them)."""
-    stage = {"decode": 0.0, "prepare": 0.0, "embed + store": 0.0}
+    """Wall time of a scan worker's work on ``files``, one track at a time: decode, prepare
+    (log-mel, descriptors), the networks and pooling (``analyse``), and writing the rows."""
+    stage = {"decode": 0.0, "prepare": 0.0, "networks": 0.0, "store": 0.0}
     started = time.perf_counter()
     for f in files:
         t0 = time.perf_counter()
@@ -51,14 +52,17 @@ def analyse_files(files: list[Path], hook: ListeningHook, store: Store) -> tuple
         t1 = time.perf_counter()
         prepared = hook.prepare(audio)
         t2 = time.perf_counter()
+        analysis = hook.analyse([prepared])[0]
+        t3 = time.perf_counter()
+        audio_hash = info.payload_hash or f.name
         with store.transaction():
-            hook.consume(store, info.payload_hash or f.name, prepared)
+            store.record_analysis(audio_hash, hook.model, hook.version, analysis.vectors)
+            if analysis.descriptors is not None:
+                store.put_descriptors(audio_hash, analysis.descriptors)
         stage["decode"] += t1 - t0
         stage["prepare"] += t2 - t1
-        stage["embed + store"] += time.perf_counter() - t2
-    t3 = time.perf_counter()
-    hook.finish(store)
-    stage["embed + store"] += time.perf_counter() - t3
+        stage["networks"] += t3 - t2
+        stage["store"] += time.perf_counter() - t3
     return time.perf_counter() - started, stage
 
 

@@ -111,11 +111,12 @@ def test_cli_playlist_journey_and_bad_seed(analysed: tuple[Path, Path], tmp_path
 
 
 def test_patch_subsampling_keeps_edges_and_a_centred_stride() -> None:
-    from segue.listen.pipeline import analysed_patches, edge_patch_ranges
+    from segue.listen.pipeline import PATCH_SECONDS, analysed_patches
+    from segue.listen.pooling import edge_windows
 
     assert analysed_patches(30, 0.0, 90.0, 1).tolist() == list(range(30))
     keep = analysed_patches(30, 0.0, 90.0, 4)
-    intro, outro = edge_patch_ranges(30, 0.0, 90.0)
+    intro, outro = edge_windows(30, PATCH_SECONDS, 0.0, 90.0)
     assert (intro.start, intro.stop, outro.start, outro.stop) == (0, 5, 25, 30)
     # the body every 4th patch from (30 % 4) // 2 = 1, the edges every 2nd on that grid, plus
     # the first and the last patch

@@ -8,11 +8,11 @@ import pytest
 from segue.listen.pooling import (
     DEFAULT_EPS,
     TfidfPooler,
-    intro_outro,
+    edge_windows,
     l2_normalize,
     mean_pool,
+    pool_track,
     tfidf_pool_bruteforce,
-    window_pool,
 )
 
 
@@ -74,21 +74,44 @@ def test_mean_pool_is_normalised_mean_of_normalised_slices():
         mean_pool(np.array([[np.nan, 1.0]]))
 
 
-def test_window_pool_selects_slices_by_centre():
-    eye = np.eye(10)  # slice k points along axis k
-    sec = 5.0
-    # [0, 15): centres 2.5, 7.5, 12.5 -> slices 0..2
-    np.testing.assert_allclose(window_pool(eye, sec, 0, 15), mean_pool(eye[:3]), rtol=1e-6)
-    # last 15 s: slices 7..9
-    np.testing.assert_allclose(window_pool(eye, sec, -15, None), mean_pool(eye[7:]), rtol=1e-6)
-    intro, outro = intro_outro(eye, sec, 15.0)
-    np.testing.assert_allclose(intro, mean_pool(eye[:3]), rtol=1e-6)
-    np.testing.assert_allclose(outro, mean_pool(eye[7:]), rtol=1e-6)
-    # a window holding no centre -> nearest slice to its middle
-    np.testing.assert_allclose(window_pool(eye, sec, 11, 12), eye[2], rtol=1e-6)
-    # beyond the end -> last slice; a track shorter than the window -> all of it
-    np.testing.assert_allclose(window_pool(eye, sec, 100, 120), eye[9], rtol=1e-6)
-    np.testing.assert_allclose(window_pool(eye[:2], sec, 0, 15), mean_pool(eye[:2]), rtol=1e-6)
+def test_edge_windows_cover_the_first_and_last_15_s_of_music():
+    # 3-s patches, 90 s of music: 5 patches each end
+    assert edge_windows(30, 3.0) == (slice(0, 5), slice(25, 30))
+    # silence trimmed: music from 10 s to 60 s of a 90-s file
+    assert edge_windows(30, 3.0, 10.0, 60.0) == (slice(3, 8), slice(15, 20))
+    # 5-s slices (Deej-AI): three each end; a short track: all of it, both ends
+    assert edge_windows(10, 5.0) == (slice(0, 3), slice(7, 10))
+    assert edge_windows(2, 5.0) == (slice(0, 2), slice(0, 2))
+    # music bounds past the end or an empty music span still give one slice
+    assert edge_windows(4, 3.0, 50.0, 60.0) == (slice(3, 4), slice(3, 4))
+    with pytest.raises(ValueError):
+        edge_windows(0, 3.0)
+
+
+def test_pool_track_raw_and_unit_means_and_subsampled_windows():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((10, 4)).astype(np.float32) * np.arange(1, 11, dtype=np.float32)[:, None]
+    raw = pool_track(x, 5.0)  # MusiCNN: the penultimate embeddings averaged as they are
+    np.testing.assert_array_equal(raw["track"], x.mean(axis=0))
+    np.testing.assert_array_equal(raw["intro"], x[:3].mean(axis=0))
+    np.testing.assert_array_equal(raw["outro"], x[7:].mean(axis=0))
+    unit = pool_track(x, 5.0, unit=True)  # Deej-AI: the unit slice vectors averaged
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    np.testing.assert_allclose(unit["track"], u.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(unit["outro"], u[7:].mean(axis=0), rtol=1e-6)
+    # every other slice of 20 analysed: windows pool the analysed slices inside them, the
+    # track the body mask
+    positions = np.arange(0, 20, 2)
+    body = np.ones(10, bool)
+    body[-1] = False
+    sub = pool_track(x, 5.0, positions=positions, n_slices=20, body=body)
+    np.testing.assert_array_equal(sub["track"], x[:9].mean(axis=0))
+    np.testing.assert_array_equal(sub["intro"], x[:2].mean(axis=0))  # positions 0, 2 in [0, 3)
+    np.testing.assert_array_equal(sub["outro"], x[9:].mean(axis=0))  # position 18 in [17, 20)
+    # a window holding no analysed slice falls back to all of them
+    lone = pool_track(x[:1], 5.0, positions=np.array([9]), n_slices=10, music_end=10.0)
+    np.testing.assert_array_equal(lone["intro"], x[0])
+    assert all(v.dtype == np.float32 for v in (*raw.values(), *unit.values()))
 
 
 # --- TF-IDF -------------------------------------------------------------------------------------

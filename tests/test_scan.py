@@ -244,6 +244,29 @@ def test_interrupted_scan_deletes_nothing(music: Path, db: Path) -> None:
     assert "windows media.wma" in tracks_by_name(db)  # only a complete walk removes files
 
 
+def test_an_interrupt_inside_a_write_transaction_counts_nothing_it_rolled_back(
+    music: Path, db: Path
+) -> None:
+    # Ctrl-C used to land anywhere, also inside the transaction that writes a batch of files:
+    # the batch was rolled back but its files had been counted as added already.
+    from segue.library.scan import ScanInterrupted
+
+    class InterruptedWhileWriting(Scanner):
+        applied = 0
+
+        def _apply(self, result, *args) -> None:
+            self.applied += 1
+            if self.applied == 3:
+                assert self.store.conn.in_transaction
+                raise KeyboardInterrupt
+            super()._apply(result, *args)
+
+    with Store(db) as store, pytest.raises(ScanInterrupted) as stop:
+        InterruptedWhileWriting(store, workers=2, progress=False).scan([music])
+    with Store(db) as store:
+        assert stop.value.report.added == store.count_tracks() < len(LIBRARY_LAYOUT)
+
+
 def test_wma_embedded_picture_is_its_cover(tmp_path: Path) -> None:
     import hashlib
     import struct
@@ -293,35 +316,17 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
         Store(db)
 
 
-class ThreadsProbe:
-    """An analysis hook that reports the BLAS thread setting its worker process started with."""
-
-    model, version, decode_rates = "probe", "1", (16000,)
-
-    def __init__(self) -> None:
-        self.seen: list[str | None] = []
-
-    def prepare(self, audio: dict) -> tuple[str | None, int]:
-        return os.environ.get("OPENBLAS_NUM_THREADS"), os.getpid()
-
-    def consume(self, store: Store, audio_hash: str, prepared: tuple[str | None, int]) -> None:
-        self.seen.append(prepared)
-
-    def fail(self, store: Store, audio_hash: str, error: str) -> None:
-        raise AssertionError(error)
-
-    def finish(self, store: Store) -> None:
-        pass
-
-
 def test_scan_workers_start_with_one_blas_thread(tmp_path: Path, monkeypatch) -> None:
+    from scan_hooks import ProbeHook
+
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     for i in range(4):
         write_audio(tmp_path / "music" / f"{i}.flac", seconds=1.0, seed=i)
-    probe = ThreadsProbe()
     with Store(tmp_path / "lib.db") as store:
-        Scanner(store, workers=2, hook=probe, progress=False).scan([tmp_path / "music"])
-    assert len(probe.seen) == 4
-    assert {threads for threads, _ in probe.seen} == {"1"}
-    assert all(pid != os.getpid() for _, pid in probe.seen)  # really in the workers
+        report = Scanner(store, workers=2, hook=ProbeHook(), progress=False).scan([tmp_path / "music"])
+        assert report.analysed == 4
+        threads = store.vectors("probe", "threads")
+        analysed_in = store.vectors("probe", "analysed_in")
+    assert len(threads) == 4 and {int(t[0]) for t in threads.values()} == {1}
+    assert all(int(pid[0]) != os.getpid() for pid in analysed_in.values())  # really in the workers
     assert "OPENBLAS_NUM_THREADS" not in os.environ  # the scanning process is left as it was

@@ -231,6 +231,7 @@ class Library:
         See :mod:`segue.library.scan`; raises ScanInterrupted on Ctrl-C with the work so far saved.
         ``model`` ``musicnn`` (default; front end at ``precision``, see models.musicnn) or
         ``deejai`` (needs ``weights``, a user-supplied checkpoint). ``hook`` replaces either.
+        Models load in the worker processes, and only when there is audio to analyse.
         """
         if self.store.read_only:
             raise read_only_library(self.path)
@@ -337,10 +338,6 @@ class Library:
             hook = ListeningHook(precision=precision)
         else:
             raise UserError(f"unknown model {model!r}; use musicnn or deejai")
-        try:
-            hook.load_models()  # fail before the walk if the weights cannot be had
-        except ValueError as exc:  # a precision this machine cannot run
-            raise UserError(str(exc)) from None
         return hook
 
     def default_model(self) -> str:

@@ -1,57 +1,83 @@
-"""The half of the scan's AnalysisHook protocol that every neural model shares: gather the
-slices of many tracks into one batch in the main process, run the model once per batch, store.
+"""What every neural model's scan hook shares: where its inference runs, and travelling to the
+scan's workers without its models.
 
-A model's hook subclasses :class:`BatchingHook` and supplies ``prepare`` (in the scan workers),
-``_slices`` (how many model inputs a prepared track holds) and ``_store_batch`` (embed the
-queued tracks together and write their rows).
+Two layouts (see :mod:`segue.library.scan`), chosen by ``inference``:
+
+- ``workers``: each scan worker loads the models once, at one thread, and runs the networks on
+  its own track. N cores analyse N tracks at once, nothing waits for anything; the scanning
+  process loads no model. The default on a CPU.
+- ``central``: workers stop after the model-free part (``prepare``); the scanning process runs
+  the networks on batches gathered from every worker. The default when CUDA is present: one GPU
+  serves all the workers, and decoding stays on the CPU cores.
+
+A model's hook subclasses :class:`BatchingHook` and supplies ``load_models``, ``prepare`` (in
+the workers), ``slices`` (model inputs in a prepared track, for batching) and ``analyse``
+(networks and pooling for several prepared tracks at once, one
+:class:`~segue.library.scan.Analysis` each).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
 from typing import Any
 
-from segue.library.store import Store
+from segue.errors import UserError
+from segue.library.scan import Analysis
+
+INFERENCE = ("auto", "workers", "central")
+
+
+def cuda_present() -> bool:
+    """Whether torch sees a CUDA device. On Linux without the NVIDIA driver's device node it is
+    known without importing torch (a second of start-up the scanning process does not need)."""
+    if sys.platform.startswith("linux") and not os.path.exists("/dev/nvidiactl"):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 class BatchingHook:
-    """Queue prepared tracks until ``batch_size`` slices are waiting, then run them together."""
+    """The scan hook's shared half: inference placement and pickling without models."""
 
     model: str
     version: str
-    #: Attributes that never travel to the scan's worker processes (models, queued work).
+    decode_rates: tuple[int, ...]
+    #: Attributes that never travel to the scan's worker processes (loaded models).
     _main_only: tuple[str, ...] = ()
 
-    def __init__(self, batch_size: int) -> None:
-        self.batch_size = batch_size
-        self._queue: list[tuple[str, Any]] = []
-        self._queued = 0
+    def __init__(self, batch_slices: int, device: str | None = None, inference: str = "auto") -> None:
+        if inference not in INFERENCE:
+            raise UserError(f"inference must be one of {', '.join(INFERENCE)}, got {inference!r}")
+        #: central inference gathers up to this many model inputs per batch
+        self.batch_slices = batch_slices
+        self.device = device
+        self.inference = inference
+        #: networks in the scanning process (settled by :meth:`setup`)
+        self.central = inference == "central"
 
     def __getstate__(self) -> dict[str, Any]:
-        # Workers only need ``prepare``: never ship models or queued work to them.
         state = dict(self.__dict__)
-        state.update({name: None for name in self._main_only}, _queue=[], _queued=0)
+        state.update({name: None for name in self._main_only})
         return state
 
-    def _slices(self, prepared: Any) -> int:
+    def setup(self) -> None:
+        """In the scanning process before the workers start: settle where inference runs."""
+        if self.inference == "auto":
+            self.central = (self.device or "").startswith("cuda") or (
+                self.device is None and cuda_present()
+            )
+
+    def load_models(self) -> None:
         raise NotImplementedError
 
-    def _store_batch(self, store: Store, queue: list[tuple[str, Any]]) -> None:
+    def prepare(self, audio: Any) -> Any:
         raise NotImplementedError
 
-    def consume(self, store: Store, audio_hash: str, prepared: Any) -> None:
-        self._queue.append((audio_hash, prepared))
-        self._queued += self._slices(prepared)
-        if self._queued >= self.batch_size:
-            self._run(store)
+    def slices(self, prepared: Any) -> int:
+        raise NotImplementedError
 
-    def fail(self, store: Store, audio_hash: str, error: str) -> None:
-        store.record_analysis(audio_hash, self.model, self.version, {}, error=error)
-
-    def finish(self, store: Store) -> None:
-        if self._queue:
-            with store.transaction():
-                self._run(store)
-
-    def _run(self, store: Store) -> None:
-        queue, self._queue, self._queued = self._queue, [], 0
-        self._store_batch(store, queue)
+    def analyse(self, prepared: Sequence[Any]) -> list[Analysis]:
+        raise NotImplementedError

@@ -1,29 +1,33 @@
 """Deej-AI's encoder as a scan :class:`~segue.library.scan.AnalysisHook` (``scan --model deejai``).
 
 The user supplies the weights file (see :func:`segue.listen.models.deejai.load_deejai`); nothing
-is downloaded. Workers cut the 22.05 kHz decode into Deej-AI's 5-s mel slices; the main process
-batches slices across tracks through the encoder. Stored per track under model ``deejai``:
+is downloaded. Workers cut the 22.05 kHz decode into Deej-AI's 5-s mel slices and run the
+encoder on them (or, with CUDA, the scanning process batches slices from every worker through
+it: see :mod:`segue.listen.batching`). Stored per track under model ``deejai``:
 ``patches`` (float16 slice vectors, 100-d, for TF-IDF pooling later), ``track`` (the mean of the
-unit slice vectors), ``intro`` and ``outro`` (the first and last three slices, ~15 s).
+unit slice vectors), ``intro`` and ``outro`` (the first and last three slices, ~15 s; see
+:func:`segue.listen.pooling.pool_track`).
 Descriptors are model-independent and are left to the MusiCNN pipeline.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from segue.audio.spectrum import deejai_slices
+from segue.audio.spectrum import DEEJAI_SLICE_SAMPLES, deejai_slices
 from segue.errors import DecodeError, UserError
-from segue.library.store import Store
+from segue.library.scan import Analysis
 from segue.listen.batching import BatchingHook
+from segue.listen.pooling import pool_track
 
 MODEL = "deejai"
 DEEJAI_RATE = 22050
-EDGE_SLICES = 3  # 3 x 5 s = the same ~15 s edges as MusiCNN's intro/outro
+DEEJAI_SLICE_SECONDS = DEEJAI_SLICE_SAMPLES / DEEJAI_RATE  # ~5 s: 15-s edges are 3 slices
 SILENCE_RMS = 1e-4
 
 
@@ -34,19 +38,27 @@ class DeejAIHook(BatchingHook):
     decode_rates = (DEEJAI_RATE,)
     _main_only = ("_model",)
 
-    def __init__(self, weights: str | os.PathLike[str], device: str | None = None, batch_slices: int = 64) -> None:
+    def __init__(self, weights: str | os.PathLike[str], device: str | None = None,
+                 batch_slices: int = 64, inference: str = "auto") -> None:  # fmt: skip
         from segue.listen.models.deejai import MODEL_VERSION
 
-        super().__init__(batch_slices)
+        super().__init__(batch_slices, device, inference)
         self.weights = Path(weights).expanduser()
         if not self.weights.exists():
             raise UserError(f"no such Deej-AI weights file: {self.weights}")
         self.version = MODEL_VERSION
-        self.device = device
         self._model: Any = None
 
+    def setup(self) -> None:
+        """Before a scan's workers start: load the weights file once here, so a bad file fails
+        with one line before any work (kept only if the networks run here, ``central``)."""
+        super().setup()
+        self.load_models()
+        if not self.central:
+            self._model = None
+
     def load_models(self) -> None:
-        """Load the weights now, so a bad file fails before the walk (one-line UserError)."""
+        """Load the weights (one-line UserError for a bad file)."""
         if self._model is None:
             import torch
 
@@ -63,8 +75,17 @@ class DeejAIHook(BatchingHook):
             raise DecodeError("silent audio")
         return deejai_slices(mono)
 
-    def _slices(self, prepared: np.ndarray) -> int:
+    def slices(self, prepared: np.ndarray) -> int:
         return len(prepared)
+
+    def analyse(self, prepared: Sequence[np.ndarray]) -> list[Analysis]:
+        """The encoder on the slices of ``prepared`` tracks at once, pooled per track."""
+        vectors = self.embed(np.concatenate(list(prepared)))
+        out, offset = [], 0
+        for slices in prepared:
+            out.append(Analysis(self.track_vectors(vectors[offset : offset + len(slices)])))
+            offset += len(slices)
+        return out
 
     def embed(self, slices: np.ndarray) -> np.ndarray:
         """``(S, 96, 216)`` slices -> ``(S, 100)`` vectors."""
@@ -81,18 +102,7 @@ class DeejAIHook(BatchingHook):
 
     @staticmethod
     def track_vectors(vectors: np.ndarray) -> dict[str, np.ndarray]:
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return {
             "patches": vectors.astype(np.float16),
-            "track": unit.mean(axis=0).astype(np.float32),
-            "intro": unit[:EDGE_SLICES].mean(axis=0).astype(np.float32),
-            "outro": unit[-EDGE_SLICES:].mean(axis=0).astype(np.float32),
+            **pool_track(vectors, DEEJAI_SLICE_SECONDS, unit=True),
         }
-
-    def _store_batch(self, store: Store, queue: list[tuple[str, np.ndarray]]) -> None:
-        vectors = self.embed(np.concatenate([s for _, s in queue]))
-        offset = 0
-        for audio_hash, slices in queue:
-            mine = vectors[offset : offset + len(slices)]
-            offset += len(slices)
-            store.record_analysis(audio_hash, self.model, self.version, self.track_vectors(mine))

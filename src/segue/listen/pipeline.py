@@ -1,13 +1,15 @@
-"""The listening pipeline: decoded audio -> MusiCNN vectors, tags and descriptors, batched.
+"""The listening pipeline: decoded audio -> MusiCNN vectors, tags and descriptors.
 
 It rides along a scan as its :class:`~segue.library.scan.AnalysisHook`:
 
 - ``prepare`` runs in the scan's worker processes on the audio the scan just decoded (once, at
   16 kHz for MusiCNN and 22.05 kHz for the descriptors): log-mel patches and the DSP
-  descriptors. No model lives in the workers.
-- ``consume`` runs in the main process: patches from many tracks are gathered into batches and
-  pushed through both MusiCNN networks (MSD and MTT) on the GPU when there is one; each finished
-  track is written to the store inside the scan's own transaction.
+  descriptors;
+- ``analyse`` runs both MusiCNN networks (MSD and MTT) and pools their outputs into the rows to
+  store: by default in the same worker, which loads the models once (one thread per worker, one
+  worker per core); with CUDA, in the scanning process on batches of patches from every worker
+  (see :mod:`segue.listen.batching`). The scan writes the rows; nothing here touches the
+  database.
 
 What is kept per track (model ``musicnn``, see :data:`PIPELINE_VERSION`):
 
@@ -25,7 +27,6 @@ audio gets an error row, never a crash.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from segue.audio.spectrum import musicnn_logmel, musicnn_patches
-from segue.errors import DecodeError
-from segue.library.store import Store
+from segue.errors import DecodeError, UserError
+from segue.library.scan import Analysis
 from segue.listen.batching import BatchingHook
+from segue.listen.pooling import edge_windows, pool_track
 
 MODEL = "musicnn"
 # p4: MTT's every-other-patch choice counted per track; in p3 it ran over the scan's batch, so
@@ -45,7 +47,6 @@ PIPELINE_VERSION = "musicnn-0.1.0+p4"
 MUSICNN_RATE = 16000
 DESCRIPTOR_RATE = 22050
 PATCH_SECONDS = 187 * 256 / MUSICNN_RATE
-EDGE_SECONDS = 15.0
 #: Patch subsampling at analysis (1 = every patch); chosen by the evaluation, see BENCHMARKS.md.
 PATCH_STRIDE = 2
 SILENCE_RMS = 1e-4
@@ -53,7 +54,7 @@ SILENCE_RMS = 1e-4
 
 @dataclass
 class Prepared:
-    """A worker's share of one track's analysis (picklable, sent to the main process)."""
+    """The model-free part of one track's analysis (picklable: central inference gets it)."""
 
     patches: np.ndarray
     #: Which of the track's patches ``patches`` holds (all of them unless the hook subsamples).
@@ -87,14 +88,6 @@ def prepare_audio(audio: dict[int, np.ndarray], descriptors: bool = True) -> Pre
     return prepared
 
 
-def edge_patch_ranges(n_patches: int, music_start: float, music_end: float) -> tuple[slice, slice]:
-    """Patch slices covering the first and last ~15 s of music (at least one patch each)."""
-    first = min(int(music_start // PATCH_SECONDS), n_patches - 1)
-    last = max(first + 1, min(n_patches, int(np.ceil(music_end / PATCH_SECONDS))))
-    span = max(1, int(round(EDGE_SECONDS / PATCH_SECONDS)))
-    return slice(first, min(last, first + span)), slice(max(first, last - span), last)
-
-
 def every_other_patch(track_lengths: Sequence[int]) -> np.ndarray:
     """Mask over tracks' patches laid end to end: each track's 1st, 3rd, 5th... patch."""
     if not track_lengths:
@@ -116,7 +109,7 @@ def analysed_patches(n_patches: int, music_start: float, music_end: float, strid
     offset = (n_patches % stride) // 2
     keep = set(range(offset, n_patches, stride))
     edge = min(stride, 2)
-    intro, outro = edge_patch_ranges(n_patches, music_start, music_end)
+    intro, outro = edge_windows(n_patches, PATCH_SECONDS, music_start, music_end)
     for window in (intro, outro):
         keep.update(p for p in range(window.start, window.stop) if (p - offset) % edge == 0)
     keep.update((intro.start, outro.stop - 1))
@@ -132,27 +125,44 @@ class ListeningHook(BatchingHook):
     _main_only = ("_models",)
 
     def __init__(self, device: str | None = None, batch_patches: int = 128, descriptors: bool = True,
-                 patch_stride: int = PATCH_STRIDE, precision: str = "auto") -> None:  # fmt: skip
-        super().__init__(batch_patches)
-        self.device = device
+                 patch_stride: int = PATCH_STRIDE, precision: str = "auto",
+                 inference: str = "auto") -> None:  # fmt: skip
+        super().__init__(batch_patches, device, inference)
         #: MusiCNN's front-end precision (``auto``: int8 on x86 CPUs, see models.musicnn)
         self.precision = precision
         self.patch_stride = patch_stride
         self.descriptors = descriptors
         self._models: tuple[Any, Any] | None = None
 
+    def setup(self) -> None:
+        """Before a scan's workers start (only when there are files to read): refuse a precision
+        this machine cannot run, fetch the weights once (not once per worker), and compile the
+        """
+        super().setup()
+        from segue.listen.weights import MUSICNN_MODELS, load_musicnn_weights
+
+        if self.precision != "auto":
+            from segue.listen.models.musicnn import resolve_precision
+
+            try:
+                resolve_precision(self.precision, self.device or ("cuda" if self.central else "cpu"))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        for name in MUSICNN_MODELS:
+            load_musicnn_weights(name)
+
     def load_models(self) -> None:
         """Load (downloading on first use) both MusiCNN models; raises a UserError if it can't."""
         if self._models is None:
-            import torch
-
             from segue.listen.models.musicnn import load_musicnn
 
-            torch.set_num_threads(max(1, os.cpu_count() or 1))
-            self._models = (
-                load_musicnn("MSD_musicnn", self.device, self.precision),
-                load_musicnn("MTT_musicnn", self.device, self.precision),
-            )
+            try:
+                self._models = (
+                    load_musicnn("MSD_musicnn", self.device, self.precision),
+                    load_musicnn("MTT_musicnn", self.device, self.precision),
+                )
+            except ValueError as exc:  # a precision this machine cannot run
+                raise UserError(str(exc)) from None
 
     def prepare(self, audio: dict[int, np.ndarray]) -> Prepared:
         prepared = prepare_audio(audio, self.descriptors)
@@ -163,8 +173,21 @@ class ListeningHook(BatchingHook):
             prepared.positions = keep
         return prepared
 
-    def _slices(self, prepared: Prepared) -> int:
+    def slices(self, prepared: Prepared) -> int:
         return len(prepared.patches)
+
+    def analyse(self, prepared: Sequence[Prepared]) -> list[Analysis]:
+        """Both networks on the patches of ``prepared`` tracks at once, pooled per track."""
+        per_patch = self.embed(
+            np.concatenate([p.patches for p in prepared]), [len(p.patches) for p in prepared]
+        )
+        out, offset = [], 0
+        for p in prepared:
+            n = len(p.patches)
+            mine = {k: v[offset : offset + n] for k, v in per_patch.items()}
+            offset += n
+            out.append(Analysis(self.track_vectors(p, mine), p.descriptors))
+        return out
 
     def embed(self, patches: np.ndarray, track_lengths: Sequence[int] | None = None) -> dict[str, np.ndarray]:
         """Per-patch outputs of both models for ``(P, 187, 96)`` patches, the patches of the
@@ -203,41 +226,23 @@ class ListeningHook(BatchingHook):
     def track_vectors(self, prepared: Prepared, per_patch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The arrays stored for one track, from its per-patch model outputs."""
         pen = per_patch["penultimate"]
-        positions = prepared.positions if prepared.positions is not None else np.arange(len(pen))
         n_total = prepared.n_patches or len(pen)
-        intro, outro = edge_patch_ranges(n_total, prepared.music_start, prepared.music_end or 0.0)
-        stride = self.patch_stride
-        offset = (n_total % stride) // 2 if stride > 1 else 0
-        body = ((positions - offset) % stride == 0) if prepared.positions is not None else slice(None)
-
-        def within(window: slice) -> np.ndarray:
-            rows = (positions >= window.start) & (positions < window.stop)
-            return pen[rows] if rows.any() else pen
-
+        body = None
+        if prepared.positions is not None:  # the evenly spaced patches, not the extra edge ones
+            stride = self.patch_stride
+            offset = (n_total % stride) // 2 if stride > 1 else 0
+            body = (prepared.positions - offset) % stride == 0
         vectors = {
             "patches": pen.astype(np.float16),
-            "track": pen[body].mean(axis=0).astype(np.float32),
-            "intro": within(intro).mean(axis=0).astype(np.float32),
-            "outro": within(outro).mean(axis=0).astype(np.float32),
+            **pool_track(pen, PATCH_SECONDS, positions=prepared.positions, n_slices=n_total,
+                         music_start=prepared.music_start, music_end=prepared.music_end or 0.0,
+                         body=body),  # fmt: skip
             "midend": per_patch["mean_pool"].mean(axis=0).astype(np.float16),
             "tags_msd": per_patch["tags_msd"].mean(axis=0).astype(np.float32),
             "tags_mtt": per_patch["tags_mtt"].mean(axis=0).astype(np.float32),
         }
         vectors.update(prepared.features)
         return vectors
-
-    def _store_batch(self, store: Store, queue: list[tuple[str, Prepared]]) -> None:
-        per_patch = self.embed(
-            np.concatenate([p.patches for _, p in queue]), [len(p.patches) for _, p in queue]
-        )
-        offset = 0
-        for audio_hash, prepared in queue:
-            n = len(prepared.patches)
-            mine = {k: v[offset : offset + n] for k, v in per_patch.items()}
-            offset += n
-            store.record_analysis(audio_hash, self.model, self.version, self.track_vectors(prepared, mine))
-            if prepared.descriptors is not None:
-                store.put_descriptors(audio_hash, prepared.descriptors)
 
 
 def analyse_file(path: str, hook: ListeningHook | None = None) -> dict[str, np.ndarray]:

@@ -1,11 +1,15 @@
 """Slice vectors -> track vectors: mean pooling, intro/outro windows, and Deej-AI's TF-IDF pooling.
 
-Mean pooling
-    ``mean_pool``: the L2-normalised mean of the L2-normalised slice vectors.
+Track, intro and outro vectors (what a scan stores)
+    ``pool_track``: the mean of a track's slice vectors (MusiCNN: of the raw penultimate
+    embeddings; Deej-AI: of the unit slice vectors, ``unit=True``) and the same over the first
+    and last ~15 s of *music* (``edge_windows``: silence trimmed by the music bounds), which the
+    transition-aware ordering compares (end of A vs start of B). Works on subsampled slices
+    (``positions``): a window pools the analysed slices that lie in it.
 
-Intro / outro
-    ``window_pool`` pools the slices whose centres fall in a time window; ``intro_outro`` gives the
-    first and last ~15 s, which the transition-aware ordering compares (end of A vs start of B).
+Normalised mean
+    ``mean_pool``: the L2-normalised mean of the L2-normalised slice vectors (the TF-IDF
+    pooling's fallback for degenerate tracks).
 
 TF-IDF ("MP3ToVec", Deej-AI [MP3ToVec.py])
     Slice vectors are L2-normalised; two slices are "the same term" when their cosine distance is
@@ -53,6 +57,8 @@ from collections.abc import Hashable, Iterable, Mapping
 import numpy as np
 
 DEFAULT_EPS = 1e-3
+#: Intro and outro vectors pool the first and last this many seconds of music.
+EDGE_SECONDS = 15.0
 #: Extra slack on the faiss candidate threshold; candidates are re-checked exactly in float64.
 _CANDIDATE_MARGIN = 1e-4
 #: Above this many slices the "auto" index switches from exact (flat) search to IVF.
@@ -101,37 +107,66 @@ def mean_pool(slices) -> np.ndarray:
     return (m / n).astype(np.float32)
 
 
-def window_pool(slices, slice_seconds: float, start_s: float, end_s: float | None) -> np.ndarray:
-    """Mean-pool the slices whose centres lie in the window ``[start_s, end_s)`` (seconds).
+def edge_windows(
+    n_slices: int,
+    slice_seconds: float,
+    music_start: float = 0.0,
+    music_end: float | None = None,
+    seconds: float = EDGE_SECONDS,
+) -> tuple[slice, slice]:
+    """Slice ranges covering the first and last ``seconds`` of music (at least one slice each).
 
-    Slice k covers ``[k, k+1) * slice_seconds`` of the sliced audio. Negative times count from the
-    end of the last slice (``n_slices * slice_seconds``) as in Python indexing; ``end_s=None`` means
-    the end. A window that holds no slice centre (shorter than a slice, or outside the audio) uses
-    the slice whose centre is nearest to the window's middle, so the result is never empty.
+    Slice k covers ``[k, k+1) * slice_seconds`` of the audio; ``music_start``/``music_end``
+    (seconds, default: the whole audio) leave out silence at either end.
     """
-    arr = _as_slices(slices)
-    if not slice_seconds > 0:
-        raise ValueError("slice_seconds must be > 0")
-    total = arr.shape[0] * slice_seconds
-    start = start_s + total if start_s < 0 else start_s
-    end = total if end_s is None else (end_s + total if end_s < 0 else end_s)
-    centres = (np.arange(arr.shape[0]) + 0.5) * slice_seconds
-    sel = (centres >= start) & (centres < end)
-    if not sel.any():
-        mid = 0.5 * (start + max(end, start))
-        sel = np.zeros(arr.shape[0], dtype=bool)
-        sel[int(np.argmin(np.abs(centres - mid)))] = True
-    return mean_pool(arr[sel])
+    if n_slices < 1 or not slice_seconds > 0:
+        raise ValueError("edge_windows needs at least one slice of positive length")
+    if music_end is None:
+        music_end = n_slices * slice_seconds
+    first = min(int(music_start // slice_seconds), n_slices - 1)
+    last = max(first + 1, min(n_slices, int(np.ceil(music_end / slice_seconds))))
+    span = max(1, int(round(seconds / slice_seconds)))
+    return slice(first, min(last, first + span)), slice(max(first, last - span), last)
 
 
-def intro_outro(
-    slices, slice_seconds: float, seconds: float = 15.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """(intro, outro): mean-pooled first and last ``seconds`` of the sliced audio."""
-    return (
-        window_pool(slices, slice_seconds, 0.0, seconds),
-        window_pool(slices, slice_seconds, -seconds, None),
-    )
+def pool_track(
+    vectors: np.ndarray,
+    slice_seconds: float,
+    *,
+    positions: np.ndarray | None = None,
+    n_slices: int | None = None,
+    music_start: float = 0.0,
+    music_end: float | None = None,
+    body: np.ndarray | None = None,
+    unit: bool = False,
+) -> dict[str, np.ndarray]:
+    """``track``, ``intro`` and ``outro`` vectors (float32) of one track's slice vectors.
+
+    ``vectors`` are the analysed slices, at ``positions`` among the track's ``n_slices`` slices
+    (default: all of them, in order). ``track`` is their mean (over the ``body`` mask when given:
+    a subsampled track's evenly spaced slices); ``intro``/``outro`` the mean of those inside
+    :func:`edge_windows` (all of them when none is). ``unit``: average the slice vectors scaled
+    to unit length (Deej-AI's recipe) rather than as they are (MusiCNN's penultimate layer).
+    """
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or len(vectors) == 0:
+        raise ValueError(f"pool_track: expected a non-empty (n_slices, dim) array, got {vectors.shape}")
+    if unit:
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    if positions is None:
+        positions = np.arange(len(vectors))
+    n_total = n_slices or len(vectors)
+    intro, outro = edge_windows(n_total, slice_seconds, music_start, music_end)
+
+    def within(window: slice) -> np.ndarray:
+        rows = (positions >= window.start) & (positions < window.stop)
+        return vectors[rows] if rows.any() else vectors
+
+    return {
+        "track": (vectors if body is None else vectors[body]).mean(axis=0).astype(np.float32),
+        "intro": within(intro).mean(axis=0).astype(np.float32),
+        "outro": within(outro).mean(axis=0).astype(np.float32),
+    }
 
 
 # --- reference O(n^2) TF-IDF ------------------------------------------------------------------
