@@ -60,7 +60,7 @@ def processes(log: Path) -> list[dict]:
     for f in sorted(log.glob("*.jsonl")):
         lines = [json.loads(line) for line in f.read_text().splitlines()]
         argv = next(v for k, v in lines if k == "argv")
-        out.append({"argv": argv, "worker": any("multiprocessing" in a for a in argv),
+        out.append({"argv": argv, "worker": any("multiprocessing" in a or a == "segue-scan-worker" for a in argv),
                     "imports": {v for k, v in lines if k == "import"}})
     return out
 

@@ -844,7 +844,12 @@ class Library:
     def outside_vector(self, path: str) -> np.ndarray:
         """The unit track vector of an audio file outside the library (a dropped-in seed, an
         upload, a microphone recording), analysed by the same pipeline as a scan; nothing is
-        stored. The format is checked from the file's bytes first."""
+        stored. The format is checked from the file's bytes first.
+
+        Bound: only the middle 3 minutes are decoded and heard
+        (:data:`segue.listen.pipeline.OUTSIDE_WINDOW_SECONDS`; all of a shorter file), packet
+        by packet, so a file of any length takes the memory and time of 3 minutes (a 10-hour
+        file stays under 1.5 GB with the models loaded)."""
         from segue.audio.formats import NotAudioError, sniff_format
         from segue.listen.pipeline import analyse_outside
 

@@ -202,6 +202,20 @@ def read_audio(
         container.close()
 
 
+def declared_duration(path: str | Path) -> float | None:
+    """The length the file's headers declare, in seconds (nothing is decoded), or None."""
+    container = _open(path)
+    try:
+        stream = _audio_stream(container)
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        if container.duration:
+            return float(container.duration) / av.time_base
+        return None
+    finally:
+        container.close()
+
+
 def decode(
     path: str | Path,
     rate: int,

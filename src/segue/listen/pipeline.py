@@ -245,16 +245,32 @@ class ListeningHook(BatchingHook):
         return vectors
 
 
+#: Audio outside the library (a seed file, an upload, the microphone) is heard over at most this
+#: many seconds, from the middle of what its header declares (the whole of anything shorter):
+#: a track's character is there, and a 10-hour file costs what a 3-minute one does.
+OUTSIDE_WINDOW_SECONDS = 180.0
+
+
+def outside_audio(path: str) -> dict[int, np.ndarray]:
+    """The window of ``path`` the listener hears, decoded at MusiCNN's rate ``{16000: (ch, n)}``;
+    only that window is ever decoded, packet by packet, so memory stays bounded whatever the
+    file's length."""
+    from segue.audio.decode import declared_duration, decode
+
+    length = declared_duration(path)
+    start = (length - OUTSIDE_WINDOW_SECONDS) / 2 if length and length > OUTSIDE_WINDOW_SECONDS else 0.0
+    audio = decode(path, MUSICNN_RATE, start=start, duration=OUTSIDE_WINDOW_SECONDS, mono=False)
+    return {MUSICNN_RATE: audio}
+
+
 def analyse_file(path: str, hook: ListeningHook | None = None) -> dict[str, np.ndarray]:
-    """Vectors of an audio file outside the library (a dropped-in seed), computed on the fly.
+    """Vectors of an audio file outside the library (a dropped-in seed), computed on the fly
+    from its middle :data:`OUTSIDE_WINDOW_SECONDS` (see :func:`outside_audio`).
 
-    Nothing is stored; the same decode, preprocessing and models as a scan.
+    Nothing is stored; the same preprocessing and models as a scan.
     """
-    from segue.audio.decode import read_audio
-
     hook = hook or ListeningHook(descriptors=False)
-    _, audio = read_audio(path, hash_payload=False, decode_rates=hook.decode_rates)
-    prepared = hook.prepare(audio)
+    prepared = hook.prepare(outside_audio(path))
     return hook.track_vectors(prepared, hook.embed(prepared.patches))
 
 
