@@ -62,7 +62,7 @@ test: $(STAMP) $(CHROMIUM) $(MPD)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/scan.py
+	$(BIN)/python bench/scan_speed.py --runs 3 --scaling 1,2
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
