@@ -55,6 +55,10 @@ def test_the_window_is_the_middle(tmp_path: Path) -> None:
 
 
 def test_a_ten_hour_file_stays_under_the_memory_ceiling(tmp_path: Path) -> None:
+    from segue.listen.weights import MUSICNN_MODELS, load_musicnn_weights
+
+    for name in MUSICNN_MODELS:  # fetched and converted once, here: the child only analyses
+        load_musicnn_weights(name)
     path = write_wav8(tmp_path / "ten-hours.wav", 10 * 3600)  # 288 MB on disk
     script = (
         "import json, resource, sys\n"

@@ -312,8 +312,11 @@ def test_browse_an_album_plays_in_order_and_an_artist_seeds_a_radio(page) -> Non
     assert page.locator("#browse-list .gcard").count() == 8
     page.click(".browse-bar button[data-kind=artist]")
     page.wait_for_function("() => document.getElementById('browse-list').dataset.kind === 'artist'")
+    album_key = page.evaluate("() => document.getElementById('browse-detail').dataset.key")
     page.locator("#browse-list .gcard", has_text="Extra Band 0").click()
-    page.wait_for_function("() => document.getElementById('browse-detail').dataset.key")
+    # the album's detail is still up until the artist's arrives: wait for the new one
+    page.wait_for_function("k => (document.getElementById('browse-detail').dataset.key || k) !== k",
+                           arg=album_key)  # fmt: skip
     artist_ids = page.evaluate("() => browse.detail.tracks.map(t => t.id)")
     page.click("#bd-radio")
     page.wait_for_function("n => player.seeds.length === n", arg=len(artist_ids))

@@ -55,6 +55,8 @@ from segue.mix.plan import (
 from segue.playlist.mixable import tempo_match
 
 PHRASE_BARS = (4, 8, 16)
+#: When no phrase fits (very short tracks, a short fade), a bar or two still beat-matches.
+SHORT_BARS = (2, 1)
 NOVELTY_CAP_DB = 12.0
 PHASE_EVIDENCE_DB = 1.5  # a phrase grid must beat the others by this much mean novelty
 BUILT_DB = 4.0  # the incoming track has reached its level when within this
@@ -229,11 +231,13 @@ def _beatmatched(a: Segment, b: Segment, fa: TrackFacts, fb: TrackFacts, o: MixO
     last = int(ends[-1])
     pref = min(PHRASE_BARS, key=lambda n: abs(math.log2(n * bar / max(2 * o.fade, bar))))
     best: tuple[float, int, int, float] | None = None  # cost, bars, first downbeat, overlap
-    for n in PHRASE_BARS:
+    for n in (*PHRASE_BARS, *SHORT_BARS):
+        if n in SHORT_BARS and best is not None:
+            break  # a phrase fits: never fewer bars than a phrase
         tried = 0
         for e in range(last, max(n - 1, last - 12), -1):
             s = e - n
-            if (s - pa) % 4:
+            if n in PHRASE_BARS and (s - pa) % 4:
                 continue
             if a_db[s] < earliest or tried == 2:
                 break
