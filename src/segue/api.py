@@ -45,6 +45,7 @@ from segue.library.store import (
     database_problem,
     read_only_library,
 )
+from segue.listen.feature_sets import NEURAL, STORED
 from segue.playlist.order import ENERGY_ARCS
 from segue.playlist.rules import Rules
 from segue.progress import warn
@@ -63,8 +64,8 @@ __all__ = [
 #: pretrained MusiCNN space until a model is trained), neural embeddings, then the mixtape
 #: ancestor's feature sets.
 LEARNED = "learned"
-NEURAL_FEATURES = ("musicnn", "deejai")
-FEATURE_SETS = (LEARNED, *NEURAL_FEATURES, "rp", "ssd", "rh", "timbre")
+NEURAL_FEATURES = NEURAL
+FEATURE_SETS = (LEARNED, *STORED)
 POOLINGS = ("mean", "tfidf")
 HUB_REDUCTIONS = ("none", "csls", "mp")
 #: MusiCNN front-end precisions (``auto``: int8 where the CPU has it); see listen.models.musicnn.
@@ -693,8 +694,7 @@ class Library:
         from segue.listen.models.musicnn_tags import MUSICNN_TAGS
         from segue.playlist.catalog import Catalog
 
-        model = features if features in NEURAL_FEATURES else self.default_model()
-        kind = "track" if features in NEURAL_FEATURES else features
+        model, kind = STORED[features]
         vectors = self.store.vectors(model, kind)
         tracks = [t for t in self.store.tracks() if t.audio_hash in vectors]
         if not tracks:

@@ -36,15 +36,15 @@ from segue.art.poster import (
     track_label,
     wrap_text,
 )
+from segue.listen.feature_sets import CLASSIC, NEURAL, STORED
 
-# name -> (model, kind, projection parameters)
+#: The feature sets compared side by side (the pretrained neural space and the ancestor's four):
+#: name -> (model, kind, layout parameters); classic sets are standardised, then Euclidean.
 FEATURE_SETS: dict[str, tuple[str, str, LayoutParams]] = {
-    "musicnn": ("musicnn", "track", LayoutParams(metric="cosine")),
-    "rp": ("musicnn", "rp", LayoutParams(metric="euclidean", standardise=True)),
-    "ssd": ("musicnn", "ssd", LayoutParams(metric="euclidean", standardise=True)),
-    "rh": ("musicnn", "rh", LayoutParams(metric="euclidean", standardise=True)),
-    "timbre": ("musicnn", "timbre", LayoutParams(metric="euclidean", standardise=True)),
-}
+    name: (*STORED[name], LayoutParams(metric="cosine") if name in NEURAL
+           else LayoutParams(metric="euclidean", standardise=True))
+    for name in ("musicnn", *CLASSIC)
+}  # fmt: skip
 
 
 def knn_in_2d(proj: dict[str, tuple[float, float]], seed_key: str, k: int) -> list[str]:
