@@ -22,6 +22,41 @@ def _umask() -> int:
     return mask
 
 
+class AtomicFile:
+    """A temporary file beside ``path`` that becomes ``path`` on :meth:`commit` (flushed to
+    disk, ordinary permissions, one rename) or disappears on :meth:`discard`; for writers whose
+    work spans several calls (an encoder fed block by block). :func:`atomic_path` is the same
+    as a ``with`` block."""
+
+    def __init__(self, path: str | os.PathLike[str], *, make_parents: bool = True,
+                 suffix: str = ".tmp") -> None:  # fmt: skip
+        self.target = Path(os.path.abspath(os.fspath(path)))
+        if make_parents:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=suffix,
+                                    dir=self.target.parent)  # fmt: skip
+        os.close(fd)
+        #: Where to write meanwhile.
+        self.tmp = Path(name)
+
+    def commit(self) -> Path:
+        """Put the written file in place of the target; returns the target."""
+        try:
+            with open(self.tmp, "rb") as written:  # data on disk before the name points at it
+                os.fsync(written.fileno())
+            os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp's file is private; ours are not
+            os.replace(self.tmp, self.target)
+        except BaseException:
+            self.discard()
+            raise
+        return self.target
+
+    def discard(self) -> None:
+        """Remove the temporary file; the target is untouched."""
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, make_parents: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends normally it replaces ``path``.
@@ -31,24 +66,13 @@ def atomic_path(path: str | os.PathLike[str], *, make_parents: bool = True) -> I
     (``0o666`` less the umask, not mkstemp's private ``0o600``). On any exception the temporary
     file is removed and the destination is untouched.
     """
-    target = Path(os.path.abspath(os.fspath(path)))
-    if make_parents:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    atomic = AtomicFile(path, make_parents=make_parents)
     try:
-        yield tmp
-        with open(tmp, "rb") as written:  # data on disk before the name points at it
-            os.fsync(written.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
+        yield atomic.tmp
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        atomic.discard()
         raise
+    atomic.commit()
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

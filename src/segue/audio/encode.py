@@ -44,7 +44,6 @@ import base64
 import contextlib
 import os
 import queue
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ import av
 import numpy as np
 
 from segue.errors import UserError
+from segue.files import AtomicFile
 
 #: extension -> (container format, codec, sample rate, bit rate or None, muxer writes chapters)
 FORMATS: dict[str, tuple[str, str, int, int | None, bool]] = {
@@ -153,9 +153,8 @@ class AudioWriter:
         folder = self.path.parent
         if not folder.is_dir():
             raise UserError(f"cannot write {self.path}: no such folder {folder}")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.stem}.", suffix=f".part{ext}")
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self._file = AtomicFile(self.path, make_parents=False, suffix=f".part{ext}")
+        self.tmp = self._file.tmp
         self._done = False
         try:
             self.container = av.open(str(self.tmp), "w", format=fmt)
@@ -266,10 +265,7 @@ class AudioWriter:
                 self._raise_encoder_error()
             self.container.close()
             write_tags(self.tmp, self.ext, self.tags, [] if self._muxer_chapters else self.chapters)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes it private; a mix is not
-            os.replace(self.tmp, self.path)
+            self._file.commit()
         except BaseException:
             self.abort()
             raise
@@ -290,8 +286,7 @@ class AudioWriter:
         self._remove_tmp()
 
     def _remove_tmp(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        self._file.discard()
 
 
 def write_tags(path: Path, ext: str, tags: Tags, chapters: Sequence[Chapter] = ()) -> None:
