@@ -72,4 +72,4 @@ def test_a_ten_hour_file_stays_under_the_memory_ceiling(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["dims"] == 200
-    assert got["rss_mb"] < RSS_CEILING_MB, got
+    assert got["rss_mb"] < RSS_CEILING_MB, (got, done.stderr[-3000:])

@@ -55,7 +55,7 @@ def test_play_events_are_not_held_up_by_a_scan_of_new_files(tmp_path: Path) -> N
     # The scan used to run the networks inside its write transaction: a play posted meanwhile
     # waited seconds for the lock (and the web answered 500 "database is locked" after 30 s).
     music = tmp_path / "music"
-    n_files = 6
+    n_files = 10  # enough that the scan commits in several transactions, even on a busy machine
     for i in range(n_files):
         write_audio(music / f"{i:02d}.mp3", seconds=8.0, seed=60 + i)
     db = tmp_path / "lib.db"
