@@ -7,7 +7,7 @@ Per size a synthetic library is written once with the real Store (200-d track ve
 outro, 50 tag probabilities and a descriptors document per track, tracks in albums of
 artists) under ``bench/out/big/``; then ``segue --db LIB playlist <id> -n 20 --json`` runs as a
 fresh process: first with no snapshot (what the first command after a scan pays), then ``--runs``
-times with it. Reported: wall seconds and peak RSS (the child's ``ru_maxrss``), medians. The
+times with it. Reported: wall seconds and peak RSS (the child's own ``VmHWM``, polled), medians. The
 baseline in the same run is the first (cold) process; the figure is how much of it a later
 process still pays.
 """
@@ -66,6 +66,16 @@ def build(n: int, path: Path, d: int = 200, seed: int = 0) -> None:
     store.close()
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    """The process's own peak RSS so far. Not ``ru_maxrss``: Linux carries that over from the
+    parent across (v)fork + exec, so a child of a big bench process would report the parent's peak."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM")), 0)
+    except OSError:  # it has just exited
+        return 0
+
+
 def run_once(db: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS MB) of one fresh `segue playlist` process."""
     import tempfile
@@ -75,15 +85,17 @@ def run_once(db: Path) -> tuple[float, float]:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+        peak_kb = 0
+        while child.poll() is None:
+            peak_kb = max(peak_kb, _vm_hwm_kb(child.pid))
+            time.sleep(0.01)
         wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         if child.returncode != 0:
             raise SystemExit(err.read().decode())
         assert len(json.loads(out.read())) == 21
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak_kb / 1024
 
 
 def main() -> None:
@@ -95,9 +107,13 @@ def main() -> None:
     results = {}
     for n in args.sizes:
         db = OUT / f"lib-{n}.db"
-        if not db.exists():
+        if not db.exists():  # written under another name first: an interrupted build is not reused
             print(f"writing a {n}-track library to {db}", file=sys.stderr)
-            build(n, db)
+            partial = db.with_name(db.name + ".partial")
+            for leftover in OUT.glob(partial.name + "*"):
+                leftover.unlink()
+            build(n, partial)
+            partial.rename(db)
         shutil.rmtree(db.with_name(db.name + ".catalog"), ignore_errors=True)
         cold = run_once(db)  # builds the catalogue and the index, saves both
         warm = [run_once(db) for _ in range(args.runs)]
