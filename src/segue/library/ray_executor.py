@@ -29,6 +29,7 @@ import logging
 import os
 import pickle
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -102,6 +103,23 @@ class _ScanWorker:
         return self.target(task)
 
 
+class _RayPrintsToStderr:
+    """``sys.stdout`` while a scan uses Ray: what Ray's own threads print there (a worker's
+    death, which the scan's report gives anyway) goes to stderr instead, so that stdout holds
+    only what the caller prints (``scan --json``'s report)."""
+
+    def __init__(self, stdout: Any) -> None:
+        self.stdout = stdout
+
+    def write(self, text: str) -> int:
+        if threading.current_thread().name.startswith("ray_"):
+            return sys.stderr.write(text)
+        return self.stdout.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stdout, name)
+
+
 @dataclass
 class _Slot:
     """One actor and what it is doing: starting (``probe``), idle, or holding ``task``."""
@@ -137,16 +155,18 @@ class RayPool:
         self._init_ref: Any = None
         self._tries: dict[Any, int] = {}
         self._start_failures = 0
+        self._stdout: _RayPrintsToStderr | None = None
 
     # -- connecting --------------------------------------------------------------------------
 
     def _connect(self) -> Any:
         ray = import_ray()
+        self._stdout = sys.stdout = _RayPrintsToStderr(sys.stdout)
         if not ray.is_initialized():
             where = self.address or "auto"
             try:  # None: this machine's running instance, else a new local one
-                # log_to_driver off: Ray prints its workers' logs on stdout, where `scan --json`
-                # prints the report (a dead worker's reason is in the report anyway)
+                # log_to_driver off: Ray would print its workers' logs on stdout, where
+                # `scan --json` prints the report (a dead worker's reason is in the report)
                 ray.init(self.address, logging_level=logging.ERROR, log_to_driver=False)
             except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's to fix
                 raise UserError(f"cannot connect to the Ray cluster at {where}: "
@@ -269,8 +289,13 @@ class RayPool:
                 ray.kill(slot.actor, no_restart=True)
         if self._started_ray:
             self._started_ray = False
-            with contextlib.suppress(Exception):
+            # what shutting down prints (the last of Ray's deduplicated messages) is Ray's too
+            with contextlib.suppress(Exception), contextlib.redirect_stdout(sys.stderr):
                 ray.shutdown()
+        if self._stdout is not None:
+            if sys.stdout is self._stdout:  # unless someone replaced it since
+                sys.stdout = self._stdout.stdout
+            self._stdout = None
 
 
 def _ray_reason(exc: BaseException) -> str:
