@@ -4,6 +4,7 @@ module from the test folder, never the test module). Test-only; nothing in segue
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,3 +26,21 @@ class WhereHook(ProbeHook):
         for analysis in out:
             analysis.vectors["in_actor"] = np.array([int(in_actor)])
         return out
+
+
+class SlowHook(WhereHook):
+    """WhereHook that takes ``seconds`` over each track, first writing the Ray node it runs on to
+    ``started`` (one line per track), so a test can act while a node holds a file."""
+
+    def __init__(self, seconds: float, started: str) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.started = started
+
+    def prepare(self, audio: dict[int, np.ndarray]) -> dict[str, object]:
+        import ray
+
+        with open(self.started, "a") as fh:
+            fh.write(ray.get_runtime_context().get_node_id() + "\n")
+        time.sleep(self.seconds)
+        return super().prepare(audio)

@@ -11,13 +11,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ray_hooks import WhereHook
+from ray_hooks import SlowHook, WhereHook
 from scan_hooks import KillerHook, marker_lines
 from segue import open_library
 from segue.library.scan import Scanner
@@ -28,14 +31,21 @@ from conftest import REPO
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'segue[ray]')")
 
-from segue.library.ray_executor import RayExecutor  # noqa: E402 - after the skip
+from ray.cluster_utils import Cluster  # noqa: E402 - after the skip
+
+from segue.library.ray_executor import RayExecutor  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
-def ray_instance() -> Iterator[None]:
-    ray.init(num_cpus=2, logging_level=logging.ERROR, log_to_driver=False)
-    yield
+def cluster() -> Iterator[Cluster]:
+    """A Ray cluster of two nodes on this machine, one CPU each (Ray's own test cluster)."""
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    nodes.add_node(num_cpus=1)
+    ray.init(address=nodes.address, logging_level=logging.ERROR, log_to_driver=False)
+    nodes.wait_for_nodes()
+    yield nodes
     ray.shutdown()
+    nodes.shutdown()
 
 
 def short_files(folder: Path, n: int, seconds: float = 1.0) -> list[Path]:
@@ -113,6 +123,36 @@ def test_a_file_that_kills_its_actor_is_tried_again_then_failed(tmp_path: Path) 
     assert issues[str(killer)] == reason  # shown by `segue status` with the other failures
 
 
+def test_a_node_lost_mid_scan_costs_no_file(cluster: Cluster, tmp_path: Path) -> None:
+    music = tmp_path / "music"
+    short_files(music, 6)
+    started = tmp_path / "started"
+    [node] = list(cluster.worker_nodes)
+
+    def remove_the_node_once_it_holds_a_file() -> None:
+        while node.node_id not in marker_lines(started):
+            time.sleep(0.05)
+        cluster.remove_node(node)  # its raylet and its workers: the file in flight is lost
+
+    remover = threading.Thread(target=remove_the_node_once_it_holds_a_file, daemon=True)
+    remover.start()
+    try:
+        with Store(tmp_path / "lib.db") as store:
+            scanner = Scanner(store, hook=SlowHook(1.0, str(started)), progress=False,
+                              executor=RayExecutor())  # fmt: skip
+            report = scanner.scan([music])
+            analysed = store.vectors("where", "in_actor")
+        remover.join(timeout=30)
+        assert not remover.is_alive()
+    finally:
+        cluster.add_node(num_cpus=1)  # the next test's cluster has two nodes again
+        cluster.wait_for_nodes()
+    assert (report.added, report.analysed, report.failed) == (6, 6, 0)
+    assert len(analysed) == 6
+    assert scanner.worker_restarts >= 1  # the lost node's actor was replaced
+    assert len(marker_lines(started)) >= 7  # the lost node's file was read again
+
+
 def cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "segue.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
@@ -146,18 +186,19 @@ print(json.dumps(report.as_dict()))
 
 @pytest.mark.timeout(180)
 def test_auto_starts_a_local_instance_and_keeps_rays_messages_off_stdout(tmp_path: Path) -> None:
-    # a fresh process finds no Ray instance of its own (this module's was started by ray.init,
-    # which `auto` does not look for) and starts one; Ray prints a worker's death on stdout,
-    # where `scan --json` prints the report
+    # Ray prints a worker's death on stdout, where `scan --json` prints the report. The process
+    # gets a Ray folder of its own, where `auto` finds no running instance (not this module's),
+    # so it starts one. (A short path: Ray's sockets live there.)
     music = tmp_path / "music"
     short_files(music, 3)
     write_audio(music / "killer.flac", seconds=3.0, seed=9)
-    done = subprocess.run(
-        [sys.executable, "-c", SCAN_WITH_A_KILLER, str(tmp_path / "lib.db"), str(music),
-         str(REPO / "tests")],
-        capture_output=True, text=True, timeout=150,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="segue-ray-", dir="/tmp") as ray_tmp:
+        done = subprocess.run(
+            [sys.executable, "-c", SCAN_WITH_A_KILLER, str(tmp_path / "lib.db"), str(music),
+             str(REPO / "tests")],
+            capture_output=True, text=True, timeout=150,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src"), "RAY_TMPDIR": ray_tmp},
+        )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)  # the report and nothing else
     assert (report["added"], report["analysed"], report["failed"]) == (3, 3, 1)
