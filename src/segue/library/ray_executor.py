@@ -169,8 +169,10 @@ class RayPool:
                 # `scan --json` prints the report (a dead worker's reason is in the report)
                 ray.init(self.address, logging_level=logging.ERROR, log_to_driver=False)
             except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's to fix
+                hint = ("; a cluster with Ray's token authentication needs RAY_AUTH_MODE=token"
+                        if "RAY_AUTH_MODE" not in os.environ else "")  # fmt: skip
                 raise UserError(f"cannot connect to the Ray cluster at {where}: "
-                                f"{_one_line(exc)}") from None  # fmt: skip
+                                f"{_one_line(exc)}{hint}") from None  # fmt: skip
             self._started_ray = True
         if self.n == 0:
             self.n = max(1, int(ray.cluster_resources().get("CPU", 1)))
