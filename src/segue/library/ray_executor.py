@@ -120,7 +120,7 @@ class _RayPrintsToStderr:
         return getattr(self.stdout, name)
 
 
-@dataclass
+@dataclass(eq=False)  # found in the pool's list by identity
 class _Slot:
     """One actor and what it is doing: starting (``probe``), idle, or holding ``task``."""
 
@@ -142,7 +142,6 @@ class RayPool:
     def __init__(self, address: str | None, workers: int | None, target: str, init: str | None,
                  init_args: tuple, *, attempts: int = ATTEMPTS) -> None:  # fmt: skip
         self.address = address
-        self.asked = workers
         self.n = max(1, workers) if workers is not None else 0  # 0: the cluster's CPUs, at start
         self.target, self.init, self.init_args = target, init, init_args
         self.attempts = attempts
