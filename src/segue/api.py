@@ -223,11 +223,20 @@ class Library:
         model: str = "musicnn",
         weights: str | None = None,
         files: Iterable[str | Path] = (),
+        executor: str = "local",
+        ray_address: str = "auto",
     ) -> ScanReport:
         """Add or refresh folders, listening to new audio in the same pass (``analyse``).
 
         ``files``: single audio files to add or refresh too (a beets query's matches); nothing
         else in their folders is touched.
+
+        ``executor``: where files are read and analysed: ``local`` (worker processes on this
+        machine, ``workers`` of them) or ``ray``: the actors of the Ray cluster at
+        ``ray_address`` (``auto``: this machine's instance, started if there is none; or a
+        cluster's address), one per CPU unless ``workers`` says; the files must be at the same
+        path on every node. Needs the ``ray`` extra. Everything but where the work runs is the
+        same (see :mod:`segue.library.ray_executor`).
 
         See :mod:`segue.library.scan`; raises ScanInterrupted on Ctrl-C with the work so far saved.
         ``model`` ``musicnn`` (default; front end at ``precision``, see models.musicnn) or
@@ -243,7 +252,8 @@ class Library:
             hook = self._listening_hook(model, precision, weights)
         elif weights and model != "deejai":
             raise UserError("weights are for the deejai model; MusiCNN's weights are fetched by segue")
-        scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress)
+        scanner = Scanner(self.store, workers=workers, full=full, hook=hook, progress=progress,
+                          executor=self._scan_executor(executor, ray_address))  # fmt: skip
         self._catalogs.clear()
         playlists_before = self.store.playlist_file_states()
         report = scanner.scan(folders, files=files)
@@ -254,6 +264,18 @@ class Library:
         if hook is not None and (report.analysed or report.removed or report.learned):
             self._prepare_map(progress)  # after learning: the map shows the space playlists use
         return report
+
+    @staticmethod
+    def _scan_executor(executor: str, ray_address: str) -> Any:
+        """The scan's executor factory (None: the local worker processes); Ray only when asked,
+        so a plain scan never imports it."""
+        if executor == "local":
+            return None
+        if executor != "ray":
+            raise UserError(f"unknown executor {executor!r}; use local or ray")
+        from segue.library.ray_executor import RayExecutor
+
+        return RayExecutor(ray_address)
 
     def _prepare_map(self, progress: bool) -> None:
         """Lay out the map now, at the end of a scan that changed what is analysed, so the web

@@ -22,11 +22,21 @@ def _scan_summary(report: ScanReport, lib: Library) -> None:
     say(f"library: {lib.count_tracks()} tracks in {lib.path}")
 
 
+def _ray_address(value: str) -> str:
+    """``--ray``'s value: auto or a cluster address (a folder here is a misplaced --ray)."""
+    if value == "auto" or ":" in value:
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected auto or a cluster address (host:port, ray://host:port), not {value!r}; "
+        "put --ray after the folders")
+
+
 def cmd_scan(lib: Library, args: argparse.Namespace) -> int:
     try:
         report = lib.scan(
             args.folders, full=args.full, workers=args.workers, analyse=not args.no_analysis,
             precision=args.precision, model=args.model, weights=args.weights,
+            executor="local" if args.ray is None else "ray", ray_address=args.ray or "auto",
         )  # fmt: skip
     except ScanInterrupted as stop:
         say(f"interrupted: work finished so far is saved ({stop.report.added} added); "
@@ -97,6 +107,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="MusiCNN front end: int8 is about 2.8x faster on x86 CPUs, fp32 is the "
                         "exact port (auto: int8 where available)")  # fmt: skip
+    p.add_argument("--ray", nargs="?", const="auto", default=None, type=_ray_address,
+                   metavar="ADDRESS",
+                   help="read and analyse on a Ray cluster (pip install 'segue[ray]'): auto (this "
+                        "machine's Ray, started if none) or ray://host:10001; the files must be at "
+                        "the same path on every node; --workers: actors (default: one per CPU)")  # fmt: skip
     p.set_defaults(handler=cmd_scan)
 
     p = sub.add_parser("tracks", help="list the tracks in the library")

@@ -13,7 +13,9 @@ How a scan goes:
    worker with its own models at one thread, so N cores analyse N tracks at once. (With
    ``hook.central`` -- a GPU -- workers stop after the DSP and this process runs the networks on
    batches gathered from every worker, in a thread of its own. A catalogue-only scan of fewer
-   than ``IN_PROCESS_FILES`` files reads them here, without starting a process.)
+   than ``IN_PROCESS_FILES`` files reads them here, without starting a process.) The workers
+   are the scan's *executor*: this machine's processes by default, or a Ray cluster's
+   (:mod:`segue.library.ray_executor`); everything else here is the same for both.
 4. This process only writes finished rows, in short transactions (milliseconds: never decoding,
    DSP or a network inside one), so another writer -- the web player recording a play -- waits
    milliseconds; kill -9 at any moment loses only the files in flight, and a re-run picks up
@@ -49,7 +51,7 @@ from segue.interrupts import InterruptFlag, interrupts_at_checks
 from segue.library.playlist_files import record_playlist_files
 from segue.library.store import Store
 from segue.library.tags import Cover, find_cover, folder_cover_path, open_tags, read_tags
-from segue.library.workers import Lost, WorkerPool, default_workers
+from segue.library.workers import ExecutorFactory, LocalExecutor, Lost, default_workers
 from segue.progress import Progress
 
 #: A truncated file is catalogued (it plays) with a warning when its audio ends this early.
@@ -453,9 +455,13 @@ class Scanner:
         full: bool = False,
         hook: AnalysisHook | None = None,
         progress: bool = True,
+        executor: ExecutorFactory | None = None,
     ) -> None:
         self.store = store
         self.workers = max(1, workers if workers is not None else default_workers())
+        self._workers_asked = workers
+        #: where the files are read and analysed (default: worker processes on this machine)
+        self.executor: ExecutorFactory = executor if executor is not None else LocalExecutor()
         self.full = full
         self.hook = hook
         self.progress = progress
@@ -547,14 +553,16 @@ class Scanner:
         if hook is not None:
             stages = _Stages(time.thread_time)
             hook.setup()
+            if hook.central and not self.executor.local:
+                hook.central = False  # workers on other machines: each runs its own networks
             if hook.central:
                 hook.load_models()  # here, before the walk's results pile up
                 self._inference = _CentralInference(hook)
             stages.lap("start-up")
             self.report.count_cpu(stages.seconds)
         progress = Progress(len(paths), "scan", enabled=self.progress)
-        pool = WorkerPool(self.workers, "segue.library.scan:read_file",
-                          "segue.library.scan:_init_worker", (hook, self._analysed))  # fmt: skip
+        pool = self.executor(self._workers_asked, "segue.library.scan:read_file",
+                             "segue.library.scan:_init_worker", (hook, self._analysed))  # fmt: skip
         # A few files to catalogue only: not worth starting a process (no model runs).
         results = self._in_process(paths) if hook is None and len(paths) < IN_PROCESS_FILES else (
             pool.run(paths, more=self._may_read_more))  # fmt: skip

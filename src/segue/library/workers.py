@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe, wait
-from typing import Any
+from typing import Any, Protocol
 
 from segue.errors import UserError
 
@@ -54,6 +54,45 @@ class Lost:
     """A task that produced no result: its worker died, or the task raised."""
 
     reason: str
+
+
+class Executor(Protocol):
+    """Where a scan's per-file work runs: this machine's :class:`WorkerPool`, or a cluster's
+    workers (:mod:`segue.library.ray_executor`). The scan only hands it paths and writes what
+    comes back; the walk, the checks, the writing and the report are the scan's own."""
+
+    #: how many workers it runs
+    n: int
+    #: how many workers died and were replaced
+    restarts: int
+
+    def run(self, tasks: Iterable[Any], *, more: Callable[[], bool] = ...,
+            tick: float = ...) -> Iterator[tuple[Any, Any] | None]: ...  # fmt: skip
+
+    def close(self, kill: bool = False) -> None: ...
+
+
+class ExecutorFactory(Protocol):
+    """Makes a scan's :class:`Executor` (``workers`` None: as many as it has cores).
+
+    ``local``: the workers share this machine, so the scanning process may run the networks for
+    all of them (``hook.central``, a GPU); false where they run elsewhere."""
+
+    local: bool
+
+    def __call__(self, workers: int | None, target: str, init: str | None,
+                 init_args: tuple) -> Executor: ...  # fmt: skip
+
+
+class LocalExecutor:
+    """The default executor: one :class:`WorkerPool` process per core of this machine."""
+
+    local = True
+
+    def __call__(self, workers: int | None, target: str, init: str | None,
+                 init_args: tuple) -> WorkerPool:  # fmt: skip
+        return WorkerPool(workers if workers is not None else default_workers(), target, init,
+                          init_args)  # fmt: skip
 
 
 def default_workers() -> int:
