@@ -79,6 +79,8 @@ class _Decoder:
             rate: av.AudioResampler(format="fltp", layout=self.layout, rate=rate) for rate in rates
         }
         self.chunks: dict[int, list[np.ndarray]] = {rate: [] for rate in rates}
+        # kept as chunks arrive: summing the chunks per packet made a long decode quadratic
+        self.counts: dict[int, int] = dict.fromkeys(rates, 0)
         self.bad_in_a_row = 0
         self.first_error: str | None = None
 
@@ -99,7 +101,8 @@ class _Decoder:
                 self._add(rate, resampler.resample(frame))
 
     def samples(self, rate: int) -> int:
-        return sum(c.shape[1] for c in self.chunks[rate])
+        """Samples decoded so far at ``rate``."""
+        return self.counts[rate]
 
     def finish(self) -> dict[int, np.ndarray]:
         out = {}
@@ -112,7 +115,9 @@ class _Decoder:
 
     def _add(self, rate: int, frames: list[av.AudioFrame]) -> None:
         for out in frames:
-            self.chunks[rate].append(out.to_ndarray().astype(np.float32, copy=False))
+            chunk = out.to_ndarray().astype(np.float32, copy=False)
+            self.chunks[rate].append(chunk)
+            self.counts[rate] += chunk.shape[1]
 
 
 def read_audio(
