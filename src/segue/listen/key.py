@@ -68,30 +68,46 @@ def _decimation_filter(q: int) -> np.ndarray:
     return signal.firwin(20 * q + 1, 1.0 / q, window=("kaiser", 5.0)).astype(np.float32)
 
 
+_DECIMATE_OUTPUTS = 32  # outputs per row of the matrix product
+
+
+@lru_cache(maxsize=2)
+def _decimation_matrix(q: int) -> np.ndarray:
+    """(span * q * B, B) float32: output ``r`` of a row of B outputs as a dot product with the
+    row's stretch of input. Column r holds the (reversed, here symmetric) filter from row q r."""
+    h = _decimation_filter(q)
+    b = _DECIMATE_OUTPUTS
+    span = -(-(q * (b - 1) + len(h)) // (q * b))  # input rows of q B samples one output row reads
+    w = np.zeros((span * q * b, b), np.float32)
+    for r in range(b):
+        w[q * r: q * r + len(h), r] = h[::-1]
+    return w
+
+
 def decimate(y: np.ndarray, q: int = KEY_SR_DECIM) -> np.ndarray:
     """``scipy.signal.resample_poly(y, 1, q)`` for float32 ``y`` (zero padding), float32 -- the
-    same filter, alignment and length, and the same float32 products summed tap by tap, but as
-    one vector operation per tap over the q polyphase rows instead of upfirdn's per-sample loop
-    (2-3x faster on a track)."""
-    h = _decimation_filter(q)
+    same filter, alignment and length, up to float32 rounding (the sums are taken in another
+    order), as one matrix product instead of upfirdn's per-sample loop (about 10x faster on a
+    track; a tap-by-tap numpy loop was 2-3x).
+
+    Output m = sum_t h[taps - 1 - t] * x[q m + t - half]: with ``half`` zeros in front, the
+    input cut into rows of q B samples, output row i (outputs B i .. B i + B - 1) reads input
+    rows i .. i + span - 1, so all outputs are one product of those overlapping stretches with
+    ``_decimation_matrix``."""
+    w = _decimation_matrix(q)
     half = 10 * q
+    b = _DECIMATE_OUTPUTS
+    row = q * b
     n = len(y)
     n_out = -(-n // q)
-    taps = len(h)
-    # output m = sum_t h[taps - 1 - t] * x[q m + t - half]: pad ``half`` zeros in front and
-    # split into polyphase rows so each tap reads one contiguous stretch of a row
-    n_blocks = n_out + -(-taps // q)
-    padded = np.zeros(n_blocks * q, np.float32)
+    n_rows = -(-n_out // b)
+    width = w.shape[0]
+    padded = np.zeros(n_rows * row + width, np.float32)
     padded[half: half + n] = y
-    rows = padded.reshape(n_blocks, q).T.copy()
-    out = np.zeros(n_out, np.float32)
-    for t in range(taps):
-        c = h[taps - 1 - t]
-        # every q-th tap from the centre is a zero of the sinc (~1e-17 after rounding): adding
-        # it cannot change a float32 sum, so those 2 q of the 20 q + 1 taps are skipped
-        if abs(c) > 1e-9:
-            out += c * rows[t % q, t // q: t // q + n_out]
-    return out
+    stretches = np.lib.stride_tricks.as_strided(
+        padded, shape=(n_rows, width), strides=(padded.strides[0] * row, padded.strides[0]),
+        writeable=False)
+    return (stretches @ w).ravel()[:n_out]
 
 
 def chroma_profile(y: np.ndarray, sr: int) -> np.ndarray:

@@ -65,9 +65,10 @@ def block_powers(z: np.ndarray, sr: int, blocks_s: tuple[float, ...],
     g = math.gcd(step, *lengths)
     n = z.shape[1]
     n_chunks = n // g
-    x = np.asarray(z, np.float64)[:, : n_chunks * g].reshape(z.shape[0], n_chunks, g)
+    x = np.asarray(z)[:, : n_chunks * g].reshape(z.shape[0], n_chunks, g)
     cum = np.zeros(n_chunks + 1)
-    np.cumsum(np.einsum("cjk,cjk->j", x, x), out=cum[1:])
+    # squares summed in float64 whatever z's type, without a float64 copy of the signal
+    np.cumsum(np.einsum("cjk,cjk->j", x, x, dtype=np.float64), out=cum[1:])
     out = []
     for block in lengths:
         if n < block:
@@ -83,7 +84,15 @@ def _lufs(p: np.ndarray | float) -> np.ndarray | float:
 
 
 def k_weighted(audio: np.ndarray, sr: int) -> np.ndarray:
-    return signal.sosfilt(k_weighting_sos(sr), np.asarray(audio, np.float64), axis=-1)
+    """The K-weighted channels, float32 for float32 ``audio`` (float64 otherwise).
+
+    float32 filtering is 1.4x faster than float64 and moves integrated loudness and LRA by
+    about 1e-5 LU on real tracks (the coefficients and state rounded to float32): far below the
+    0.01 LU the figures are good for."""
+    x = np.asarray(audio)
+    if x.dtype != np.float32:
+        x = x.astype(np.float64)
+    return signal.sosfilt(k_weighting_sos(sr).astype(x.dtype), x, axis=-1)
 
 
 def _gated_integrated(p: np.ndarray) -> float:
@@ -146,21 +155,29 @@ _TP_CHUNK = 65536  # candidate blocks per product: 2M outputs, 25 MB; few BLAS c
 # stall for a time slice when its threads compete with other busy processes)
 
 
-def _row_matrices() -> tuple[np.ndarray, np.ndarray]:
-    """Output 16 i + r (r = 0..15) reads padded[16 i + r : 16 i + r + 16]: the tail of row i
-    and the head of row i + 1 of the signal cut into rows of 16. So all 16 x 3 outputs of row i
-    are row_i @ A + row_(i+1) @ B, two products on the signal as it lies in memory (no
-    per-output window copies)."""
+def _window_matrix() -> np.ndarray:
+    """(2 taps, 3 taps): output 16 i + r (r = 0..15) reads padded[16 i + r : 16 i + r + 16],
+    inside the 32 samples from 16 i. So all 16 x 3 outputs of row i of the signal cut into rows
+    of 16 are one product of that 32-sample stretch (a strided view, no copies per output) with
+    this matrix: column 3 r + p holds phase p + 1, reversed, from row r."""
     taps = TP_TAPS_PER_PHASE
-    a = np.zeros((taps, taps, 3), np.float32)
-    b = np.zeros((taps, taps, 3), np.float32)
+    m = np.zeros((2 * taps, taps, 3), np.float32)
     for r in range(taps):
-        a[r:, r] = _TP_MATRIX[: taps - r]
-        b[:r, r] = _TP_MATRIX[taps - r:]
-    return a.reshape(taps, 3 * taps), b.reshape(taps, 3 * taps)
+        m[r: r + taps, r] = _TP_MATRIX
+    return m.reshape(2 * taps, 3 * taps)
 
 
-_TP_A, _TP_B = _row_matrices()
+_TP_WINDOW = _window_matrix()
+_TP_FIRST = 1024  # the most likely blocks, evaluated first to raise the bar for the rest
+
+
+def _block_abs_max(x: np.ndarray, block: int) -> np.ndarray:
+    """max |x| per block of ``block`` samples along the last axis (its length a multiple), float32.
+    On the bit patterns with the sign cleared, an integer maximum: for finite floats the same
+    order, and 2-3x faster than a float max (numpy's float reduction over short rows checks for
+    NaN) without an ``abs`` copy of the signal."""
+    bits = x.view(np.uint32) & np.uint32(0x7FFFFFFF)
+    return bits.reshape(*x.shape[:-1], -1, block).max(axis=-1).view(np.float32)
 
 
 def true_peak_dbtp(audio: np.ndarray) -> float:
@@ -169,34 +186,52 @@ def true_peak_dbtp(audio: np.ndarray) -> float:
     Kaiser-windowed sinc in polyphase form; the signal is taken as zero outside the track.
 
     Only stretches that could hold the peak are interpolated: a block of 32 outputs whose taps'
-    max |x| times the filter's gain bound stays below the sample peak cannot exceed it, so
+    max |x| times the filter's gain bound stays below the peak found so far cannot exceed it, so
     skipping it changes nothing (on loud masters most of the track is within the bound's 5.6 dB
-    of the sample peak, so blocks this small pay). The remaining blocks are evaluated a chunk at
-    a time by matrix products over rows of the signal (see ``_row_matrices``)."""
+    of the sample peak, so blocks this small pay). The ``_TP_FIRST`` blocks with the largest
+    bound go first: the peak they find prunes the rest further. Blocks are evaluated a chunk at
+    a time by one matrix product over 32-sample stretches of the signal (see ``_window_matrix``).
+    """
     audio = np.asarray(audio, np.float32)
     if audio.size == 0:
         return FLOOR_DB
     taps, block = TP_TAPS_PER_PHASE, _TP_BLOCK
-    n = audio.shape[1]
+    channels, n = audio.shape
     # output k is the full convolution at k: it reads padded[k : k + taps], padded being the
     # signal with taps - 1 zeros in front; outputs 0 .. n + taps - 2 (the full length)
     n_blocks = -(-(n + taps - 1) // block)
-    padded = np.zeros((audio.shape[0], (n_blocks + 1) * block), np.float32)
+    padded = np.zeros((channels, (n_blocks + 1) * block), np.float32)
     padded[:, taps - 1: taps - 1 + n] = audio
-    bmax = np.abs(padded).reshape(audio.shape[0], n_blocks + 1, block).max(axis=2)
+    bmax = _block_abs_max(padded, block)
     peak = float(bmax.max())
     if peak <= 0:
         return FLOOR_DB
     per_block = block // taps
-    for x, bm in zip(padded, bmax, strict=True):
-        # output block j reads samples of blocks j and j + 1
-        cand = np.flatnonzero(np.maximum(bm[:-1], bm[1:]) * _TP_BOUND > peak)
-        rows = x.reshape(-1, taps)
-        for i in range(0, len(cand), _TP_CHUNK):
-            first = (per_block * cand[i: i + _TP_CHUNK, None] + np.arange(per_block)).ravel()
-            v = rows[first] @ _TP_A
-            v += rows[first + 1] @ _TP_B
-            peak = max(peak, float(v.max()), -float(v.min()))
+    # output block j reads samples of blocks j and j + 1
+    reach = np.maximum(bmax[:, :-1], bmax[:, 1:])
+    stretches = [np.lib.stride_tricks.as_strided(
+        x, shape=(len(x) // taps - 1, 2 * taps), strides=(x.strides[0] * taps, x.strides[0]),
+        writeable=False) for x in padded]
+
+    def evaluate(channel: int, blocks: np.ndarray) -> float:
+        top = 0.0
+        for i in range(0, len(blocks), _TP_CHUNK):
+            rows = (per_block * blocks[i: i + _TP_CHUNK, None] + np.arange(per_block)).ravel()
+            v = stretches[channel][rows] @ _TP_WINDOW
+            top = max(top, float(v.max()), -float(v.min()))
+        return top
+
+    flat = reach.ravel()
+    first = np.zeros(flat.size, bool)
+    if flat.size > _TP_FIRST:
+        first[np.argpartition(flat, flat.size - _TP_FIRST)[flat.size - _TP_FIRST:]] = True
+    else:
+        first[:] = True
+    first = first.reshape(reach.shape)
+    for c in range(channels):
+        peak = max(peak, evaluate(c, np.flatnonzero(first[c])))
+    for c in range(channels):
+        peak = max(peak, evaluate(c, np.flatnonzero((reach[c] * _TP_BOUND > peak) & ~first[c])))
     return 20 * math.log10(peak)
 
 
