@@ -1,15 +1,16 @@
 """A fresh `segue playlist` on a big library: the first process (which builds the catalogue and
 index and saves them beside the library) against the next ones (which map the snapshot back).
 
-    python bench/big_library.py --sizes 100000 1000000 --runs 3
+    python bench/big_library.py --sizes 100000 1000000 --runs 3 [--features musicnn learned]
 
 Per size a synthetic library is written once with the real Store (200-d track vectors, intro,
-outro, 50 tag probabilities and a descriptors document per track, tracks in albums of
+outro, 50 tag probabilities of each MusiCNN model and a descriptors document per track, tracks in albums of
 artists) under ``bench/out/big/``; then ``segue --db LIB playlist <id> -n 20 --json`` runs as a
 fresh process: first with no snapshot (what the first command after a scan pays), then ``--runs``
-times with it. Reported: wall seconds and peak RSS (the child's own ``VmHWM``, polled), medians. The
-baseline in the same run is the first (cold) process; the figure is how much of it a later
-process still pays.
+times with it; for the pretrained MusiCNN catalogue and for the learned one (``segue learn`` runs
+once first, untimed: the default space of a library that has learned). Reported: wall
+seconds and peak RSS (the child's own ``VmHWM``, polled), medians. The baseline in the same
+run is the first (cold) process; the figure is how much of it a later process still pays.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def build(n: int, path: Path, d: int = 200, seed: int = 0) -> None:
         album = np.arange(start, stop) // 10
         vecs = centres[album] + 0.6 * rng.standard_normal((stop - start, d)).astype(np.float32)
         tags = rng.random((stop - start, 50)).astype(np.float32)
+        tags_mtt = rng.random((stop - start, 50)).astype(np.float32)
         with store.transaction():
             for j, i in enumerate(range(start, stop)):
                 h = f"{i:032x}"
@@ -58,12 +60,21 @@ def build(n: int, path: Path, d: int = 200, seed: int = 0) -> None:
                 })  # fmt: skip
                 v = vecs[j]
                 store.record_analysis(h, "musicnn", "bench", {
-                    "track": v, "intro": v, "outro": v, "tags_msd": tags[j],
+                    "track": v, "intro": v, "outro": v, "tags_msd": tags[j], "tags_mtt": tags_mtt[j],
                 })  # fmt: skip
                 store.put_descriptors(h, {"bpm": float(70 + i % 100), "bpm_confidence": 0.8,
                                           "loudness_lufs": -10.0 - i % 8, "camelot": f"{1 + i % 12}A"})  # fmt: skip
         print(f"  {stop}/{n} tracks written ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     store.close()
+
+
+def learned(db: Path) -> bool:
+    """Whether the library already holds a learned space."""
+    store = Store(db)
+    try:
+        return store.learned_model_stamp("learned") is not None
+    finally:
+        store.close()
 
 
 def _vm_hwm_kb(pid: int) -> int:
@@ -76,11 +87,12 @@ def _vm_hwm_kb(pid: int) -> int:
         return 0
 
 
-def run_once(db: Path) -> tuple[float, float]:
+def run_once(db: Path, features: str) -> tuple[float, float]:
     """(wall seconds, peak RSS MB) of one fresh `segue playlist` process."""
     import tempfile
 
-    cmd = [sys.executable, "-m", "segue.cli", "--db", str(db), "playlist", "1", "-n", "20", "--json"]
+    cmd = [sys.executable, "-m", "segue.cli", "--db", str(db), "playlist", "1", "-n", "20", "--json",
+           "--features", features]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -102,6 +114,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--features", nargs="+", default=["musicnn", "learned"],
+                    help="the catalogues timed: musicnn (pretrained) and learned (the library's "
+                         "own space: `segue learn` runs once first)")  # fmt: skip
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -114,18 +129,23 @@ def main() -> None:
                 leftover.unlink()
             build(n, partial)
             partial.rename(db)
-        shutil.rmtree(db.with_name(db.name + ".catalog"), ignore_errors=True)
-        cold = run_once(db)  # builds the catalogue and the index, saves both
-        warm = [run_once(db) for _ in range(args.runs)]
-        results[n] = {
-            "cold_s": round(cold[0], 2), "cold_rss_mb": round(cold[1]),
-            "warm_s": round(statistics.median(w for w, _ in warm), 2),
-            "warm_rss_mb": round(statistics.median(r for _, r in warm)),
-            "warm_share_of_cold": round(statistics.median(w for w, _ in warm) / cold[0], 3),
-        }  # fmt: skip
-        print(f"{n:>8} tracks: first process {cold[0]:.1f} s ({cold[1]:.0f} MB), "
-              f"next ones {results[n]['warm_s']:.1f} s ({results[n]['warm_rss_mb']} MB): "
-              f"{results[n]['warm_share_of_cold']:.2f} of the first")  # fmt: skip
+        for features in args.features:
+            if features == "learned" and not learned(db):
+                print(f"learning the {n}-track library's space (once, not timed)", file=sys.stderr)
+                subprocess.run([sys.executable, "-m", "segue.cli", "--db", str(db), "learn"],
+                               check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
+            shutil.rmtree(db.with_name(db.name + ".catalog"), ignore_errors=True)
+            cold = run_once(db, features)  # builds the catalogue and the index, saves both
+            warm = [run_once(db, features) for _ in range(args.runs)]
+            results[f"{n} {features}"] = row = {
+                "cold_s": round(cold[0], 2), "cold_rss_mb": round(cold[1]),
+                "warm_s": round(statistics.median(w for w, _ in warm), 2),
+                "warm_rss_mb": round(statistics.median(r for _, r in warm)),
+                "warm_share_of_cold": round(statistics.median(w for w, _ in warm) / cold[0], 3),
+            }  # fmt: skip
+            print(f"{n:>8} tracks, {features}: first process {cold[0]:.1f} s ({cold[1]:.0f} MB), "
+                  f"next ones {row['warm_s']:.1f} s ({row['warm_rss_mb']} MB): "
+                  f"{row['warm_share_of_cold']:.2f} of the first")  # fmt: skip
     print(json.dumps(results, indent=2))
 
 

@@ -717,33 +717,40 @@ class Library:
         from segue.playlist.catalog import Catalog
 
         model, kind = STORED[features]
-        vectors = self.store.vectors(model, kind)
-        tracks = [t for t in self.store.tracks() if t.audio_hash in vectors]
-        if not tracks:
+        neural = features in NEURAL_FEATURES
+        # Whole matrices read straight from the store (no array per vector): at a million
+        # tracks the catalogue's build costs little more than the catalogue itself.
+        tracks = self.store.tracks()
+        matrix, found = self.store.vector_matrix(model, kind, [t.audio_hash for t in tracks],
+                                                 np.float32 if neural else np.float64)  # fmt: skip
+        if not found.any():
             how = "'segue scan DIR'" if features != "deejai" else (
                 "'segue scan DIR --model deejai --weights FILE'")
             raise NotReady(f"no tracks analysed for the {features} features yet: run {how} first")
+        if not found.all():
+            tracks = [t for t, ok in zip(tracks, found, strict=True) if ok]
+            matrix = matrix[found]
         hashes = [t.audio_hash for t in tracks]
-        if features in NEURAL_FEATURES:
-            intro_v = self.store.vectors(model, "intro")
-            outro_v = self.store.vectors(model, "outro")
-            matrix = np.stack([vectors[h] for h in hashes])
-            intro = np.stack([intro_v.get(h, vectors[h]) for h in hashes])
-            outro = np.stack([outro_v.get(h, vectors[h]) for h in hashes])
+        if neural:
+            intro, outro = (self._edge_matrix(model, edge, hashes, matrix) for edge in ("intro", "outro"))
             if pooling == "tfidf":
                 matrix = self._tfidf_vectors(model, hashes, matrix)
         else:
-            matrix = standardise(np.stack([vectors[h] for h in hashes]).astype(np.float64))
+            matrix = standardise(matrix)
             intro = outro = None
-        tags_msd = self.store.vectors(self.default_model(), "tags_msd")
+        tag_matrix, tagged = self.store.vector_matrix(self.default_model(), "tags_msd", hashes)
+        if tag_matrix.shape[1] != len(MUSICNN_TAGS["MSD_musicnn"]):
+            tag_matrix = np.zeros((len(hashes), len(MUSICNN_TAGS["MSD_musicnn"])), np.float32)
+            tagged[:] = False
+        tag_matrix[~tagged] = np.nan
         desc = self.store.descriptors()
         group_of = {h: i for i, h in enumerate(dict.fromkeys(hashes))}
         d = [desc.get(h, {}) for h in hashes]
+        del desc
 
         def num(key: str) -> list[float]:
             return [float("nan") if x.get(key) is None else float(x[key]) for x in d]
 
-        tag_matrix = np.stack([tags_msd.get(h, np.full(50, np.nan)) for h in hashes])
         return Catalog(
             ids=np.array([t.id for t in tracks]),
             vectors=matrix,
@@ -765,6 +772,14 @@ class Library:
             tags={name: tag_matrix[:, i] for i, name in enumerate(MUSICNN_TAGS["MSD_musicnn"])},
         )
 
+    def _edge_matrix(self, model: str, edge: str, hashes: list[str], track: np.ndarray) -> np.ndarray:
+        """The intro or outro vectors of ``hashes``; a track without one stands in with its own."""
+        out, found = self.store.vector_matrix(model, edge, hashes)
+        if out.shape[1] != track.shape[1]:
+            return track.copy()
+        out[~found] = track[~found]
+        return out
+
     def _learned_catalog(self) -> Any:
         """The MusiCNN catalogue with every track, its intro and its outro placed by the
         learned head (tracks without the head's inputs are left out)."""
@@ -776,20 +791,30 @@ class Library:
         base = self._build_catalog("musicnn", "mean")
         hash_of = {t.id: t.audio_hash for t in self.store.tracks()}
         hashes = [hash_of[int(i)] for i in base.ids]
+        del hash_of
         unique = list(dict.fromkeys(hashes))
-        placed = {}
-        for kind in ("track", "intro", "outro"):
+        row_of = {h: i for i, h in enumerate(unique)}
+        at = np.fromiter((row_of[h] for h in hashes), dtype=np.int64, count=len(hashes))
+        placed, found = {}, {}
+        for kind in ("track", "intro", "outro"):  # whole matrices: no array per track
             kept, inputs = library_inputs(self.store, unique, kind)
-            placed[kind] = dict(zip(kept, model.place_rows(inputs), strict=True)) if kept else {}
-        rows = [i for i, h in enumerate(hashes) if h in placed["track"]]
-        if not rows:
+            rows = np.fromiter((row_of[h] for h in kept), dtype=np.int64, count=len(kept))
+            found[kind] = np.zeros(len(unique), dtype=bool)
+            found[kind][rows] = True
+            placed[kind] = out = np.zeros((len(unique), model.dims), dtype=np.float32)
+            if len(kept):
+                out[rows] = model.place_rows(inputs)
+            del inputs
+        keep = found["track"][at]
+        if not keep.any():
             raise NotReady("no track has what the learned space reads: run 'segue scan DIR' first")
-        cat = base.subset(rows) if len(rows) < len(hashes) else base
-        chosen = [hashes[i] for i in rows]
-        track = np.stack([placed["track"][h] for h in chosen])
-        edge = {kind: np.stack([placed[kind].get(h, placed["track"][h]) for h in chosen])
-                for kind in ("intro", "outro")}  # fmt: skip
-        return dataclasses.replace(cat, vectors=track, intro=edge["intro"], outro=edge["outro"])
+        cat = base if keep.all() else base.subset(np.flatnonzero(keep).tolist())
+        at = at[keep]
+        for kind in ("intro", "outro"):  # a track without an edge vector stands in with its own
+            missing = ~found[kind]
+            placed[kind][missing] = placed["track"][missing]
+        return dataclasses.replace(cat, vectors=placed["track"][at], intro=placed["intro"][at],
+                                   outro=placed["outro"][at])  # fmt: skip
 
     def _tfidf_vectors(self, model: str, hashes: list[str], fallback: np.ndarray) -> np.ndarray:
         """Deej-AI TF-IDF track vectors from the stored slice embeddings, library-wide."""

@@ -41,16 +41,21 @@ def library_inputs(
     store: Store, hashes: Sequence[str] | None = None, embedding: str = "track"
 ) -> tuple[list[str], np.ndarray]:
     """(hashes, inputs) for the given audio hashes (default: every analysed one, sorted), only
-    those with every array the head needs."""
-    emb = store.vectors(SOURCE_MODEL, embedding)
-    tags = {k: store.vectors(SOURCE_MODEL, k) for k in TAG_KINDS}
-    wanted = sorted(emb) if hashes is None else list(hashes)
-    kept, rows = [], []
-    for h in wanted:
-        arrays = {embedding: emb.get(h), **{k: tags[k].get(h) for k in TAG_KINDS}}
-        row = input_row(arrays, embedding)  # type: ignore[arg-type]
-        if row is not None and np.isfinite(row).all():
-            kept.append(h)
-            rows.append(row)
-    dim = rows[0].shape[0] if rows else 0
-    return kept, np.stack(rows) if rows else np.zeros((0, dim))
+    those with every array the head needs: float32 rows, as :func:`input_row` makes them (the
+    head computes in float64 either way).
+
+    Read as whole matrices from the store, so a million-track library costs its inputs and no
+    array per vector."""
+    wanted = sorted(store.vector_hashes(SOURCE_MODEL, embedding)) if hashes is None else list(hashes)
+    parts, ok = [], np.ones(len(wanted), dtype=bool)
+    for kind in (embedding, *TAG_KINDS):
+        matrix, found = store.vector_matrix(SOURCE_MODEL, kind, wanted)
+        parts.append(matrix)
+        ok &= found
+    inputs = np.concatenate(parts, axis=1) if wanted else np.zeros((0, 0), np.float32)
+    del parts
+    ok &= np.isfinite(inputs).all(axis=1) if len(inputs) else ok
+    if not ok.all():
+        inputs = inputs[ok]
+    kept = [h for h, keep in zip(wanted, ok, strict=True) if keep]
+    return kept, inputs

@@ -146,6 +146,7 @@ def _fit_head(
 ) -> AudioHead | None:
     import torch
 
+    x = np.asarray(x, dtype=np.float64)  # stored inputs are float32; the statistics are not
     n, d = x.shape
     if n < 3:
         return None

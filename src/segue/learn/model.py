@@ -31,6 +31,10 @@ MODEL_NAME = "learned"
 LEARN_VERSION = "learn-1"
 
 
+#: Rows placed at a time by :meth:`LearnedModel.place_rows`.
+PLACE_BLOCK = 65_536
+
+
 @dataclass
 class LearnedModel:
     """A fitted head with what it was fitted on."""
@@ -51,7 +55,12 @@ class LearnedModel:
         return None if row is None else self.head(row[None, :])[0]
 
     def place_rows(self, inputs: np.ndarray) -> np.ndarray:
-        return self.head(inputs)
+        """Many input rows placed at once, in blocks (the head computes in float64: a million
+        rows at once would need gigabytes for a moment)."""
+        if len(inputs) <= PLACE_BLOCK:
+            return self.head(inputs)
+        return np.concatenate([self.head(inputs[i : i + PLACE_BLOCK])
+                               for i in range(0, len(inputs), PLACE_BLOCK)])  # fmt: skip
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -641,6 +641,43 @@ class Store:
         )
         return {h: _decode_array(dt, shape, data) for h, dt, shape, data in cur}
 
+    def vector_matrix(
+        self, model: str, kind: str, hashes: Sequence[str], dtype: type = np.float32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of this model and kind for ``hashes`` as one matrix in that order
+        (a hash listed twice gets its row twice), and a mask of the rows found; the others are
+        zero. Filled row by row from the database, with no array object per vector: a
+        million-track library costs the matrix and no more (a dict of a million small arrays,
+        as :meth:`vectors` gives, costs more than the matrix itself). A stored vector of another
+        length than the first one read is treated as missing."""
+        first: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        for i, h in enumerate(hashes):
+            j = first.setdefault(h, i)
+            if j != i:
+                repeats.append((i, j))
+        found = np.zeros(len(hashes), dtype=bool)
+        out: np.ndarray | None = None
+        cur = self.conn.execute(
+            "SELECT audio_hash, dtype, data FROM vectors WHERE model=? AND kind=?", (model, kind)
+        )
+        for h, dt, data in cur:
+            i = first.get(h)
+            if i is None:
+                continue
+            v = np.frombuffer(data, dtype=np.dtype(dt))
+            if out is None:
+                out = np.zeros((len(hashes), v.size), dtype=dtype)
+            if v.size == out.shape[1]:
+                out[i] = v
+                found[i] = True
+        if out is None:
+            out = np.zeros((len(hashes), 0), dtype=dtype)
+        if repeats:
+            to, frm = np.array(repeats).T
+            out[to], found[to] = out[frm], found[frm]
+        return out, found
+
     def put_descriptors(self, audio_hash: str, data: dict[str, object]) -> None:
         self.conn.execute(
             "INSERT INTO descriptors(audio_hash, data) VALUES(?, ?) "
