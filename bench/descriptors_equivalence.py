@@ -64,7 +64,7 @@ def _decode_cached(n: int, cache: Path) -> list[Path]:
 def _worker(src: str, files: list[str], dump: str) -> None:
     """Run in a fresh process with ``src`` first on sys.path: compute and time every track."""
     sys.path.insert(0, src)
-    from segue.audio.spectrum import musicnn_logmel
+    from segue.audio.model_frontends import musicnn_logmel
     from segue.listen import descriptors
 
     assert Path(descriptors.__file__).is_relative_to(src), descriptors.__file__

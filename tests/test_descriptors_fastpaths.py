@@ -15,8 +15,8 @@ from segue.listen import key as K
 from segue.listen import loudness as L
 from segue.listen import rhythm_patterns as RP
 from segue.listen import timbre as T
+from segue.listen.descriptor_spectrum import stft_power
 from segue.listen.descriptors import _without_dc
-from segue.listen.spectral import stft_power
 
 # ---------------------------------------------------------------------------------------------
 # True peak
@@ -212,7 +212,7 @@ def test_spectral_contrast_matches_librosa(sr, n_fft):
 
 
 def test_sparse_mel_matches_the_dense_product():
-    from segue.listen.spectral import Spectrum
+    from segue.listen.descriptor_spectrum import Spectrum
 
     spec = Spectrum(pink_noise(2.0, seed=12, channels=1)[0])
     ref = spec.mel_basis.astype(np.float64) @ spec.power.astype(np.float64)

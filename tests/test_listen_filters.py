@@ -8,7 +8,7 @@ import pytest
 
 from descriptor_signals import SR, pink_noise
 from segue.listen import timbre as T
-from segue.listen.spectral import Spectrum, chroma_filterbank, stft_power
+from segue.listen.descriptor_spectrum import Spectrum, chroma_filterbank, stft_power
 
 librosa = pytest.importorskip("librosa")
 

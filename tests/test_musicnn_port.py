@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from segue.audio.spectrum import (
+from segue.audio.model_frontends import (
     hann_periodic,
     musicnn_logmel,
     musicnn_mel_power,
@@ -88,7 +88,7 @@ def test_patches_match(case: str) -> None:
 def test_reflect_padding_matters() -> None:
     # The fixtures must catch the librosa>=0.10 zero-padding mistake (only frames 0 and T-1 move).
     d = fixture("synthetic")
-    import segue.audio.spectrum as sp
+    import segue.audio.model_frontends as sp
 
     zero_padded = (
         sp.power_spectrogram(d["waveform"], 512, 256, "constant")

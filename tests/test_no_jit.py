@@ -4,7 +4,7 @@ processes started together on a cold install (no compiled-code cache anywhere) a
 librosa's beat tracker was numba code, compiled on first use into a cache shared by every process
 of the install; processes compiling it at once left a corrupt cache (1 run in 3), after which
 every analysis segfaulted. The beat tracker and the filterbanks are numpy now
-(segue.listen.beats, segue.listen.spectral).
+(segue.listen.beats, segue.listen.descriptor_spectrum).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from segue.audio.spectrum import DEEJAI_SLICE_SAMPLES, deejai_slices
+from segue.audio.model_frontends import DEEJAI_SLICE_SAMPLES, deejai_slices
 from segue.errors import DecodeError, UserError
 from segue.library.scan import Analysis
 from segue.listen.batching import BatchingHook

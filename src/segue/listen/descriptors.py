@@ -13,7 +13,7 @@ Entry points::
 normalised); the pipeline decodes to stereo at ``ANALYSIS_SR``. Loudness, true peak and the
 silence trim use every channel at the given rate; rhythm, key and timbre use the channel mean,
 resampled to ``ANALYSIS_SR`` if needed. Every spectral figure comes from one STFT (see
-:mod:`segue.listen.spectral`); the key adds a small long-window transform of the decimated
+:mod:`segue.listen.descriptor_spectrum`); the key adds a small long-window transform of the decimated
 signal (:mod:`segue.listen.key`) and the true peak a 4x oversampling (:mod:`segue.listen.loudness`).
 
 Silence, clips shorter than a second, constant (DC) input and NaN samples never raise: the
@@ -38,8 +38,8 @@ from segue.listen import key as _key
 from segue.listen import loudness as _loud
 from segue.listen import rhythm_patterns as _rp
 from segue.listen import tempo as _tempo
+from segue.listen.descriptor_spectrum import ANALYSIS_SR, Spectrum, chroma_filterbank
 from segue.listen.key import camelot_compatible, camelot_distance, parse_camelot_or_key
-from segue.listen.spectral import ANALYSIS_SR, Spectrum, chroma_filterbank
 from segue.listen.timbre import TIMBRE_LEN, timbre_vector
 
 __all__ = [

@@ -118,7 +118,7 @@ def chroma_profile(y: np.ndarray, sr: int) -> np.ndarray:
         return np.zeros(12)
     yd = decimate(y, KEY_SR_DECIM)
     sr_d = sr / KEY_SR_DECIM
-    from segue.listen.spectral import stft_power
+    from segue.listen.descriptor_spectrum import stft_power
 
     mag = np.sqrt(stft_power(yd, KEY_N_FFT, KEY_HOP))  # (bins, frames)
     if mag.shape[1] == 0:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from segue.audio.spectrum import musicnn_logmel, musicnn_patches
+from segue.audio.model_frontends import musicnn_logmel, musicnn_patches
 from segue.errors import DecodeError, UserError
 from segue.library.scan import Analysis
 from segue.listen.batching import BatchingHook

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segue.listen.spectral import Spectrum
+from segue.listen.descriptor_spectrum import Spectrum
 
 BARK_EDGES = [100, 200, 300, 400, 510, 630, 770, 920, 1080, 1270, 1480, 1720, 2000, 2320, 2700,
               3150, 3700, 4400, 5300, 6400, 7700, 9500, 12000, 15500]

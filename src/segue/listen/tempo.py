@@ -32,7 +32,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from segue.listen.beats import beat_frames
-from segue.listen.spectral import Spectrum
+from segue.listen.descriptor_spectrum import Spectrum
 
 BPM_MIN, BPM_MAX = 50.0, 220.0
 PRIOR_CENTRE, PRIOR_OCTAVES = 120.0, 1.0

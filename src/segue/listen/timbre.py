@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from segue.listen.spectral import Spectrum
+from segue.listen.descriptor_spectrum import Spectrum
 
 N_MFCC = 20
 TIMBRE_LEN = 60

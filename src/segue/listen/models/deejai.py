@@ -1,7 +1,7 @@
 """Deej-AI's audio encoder ("speccy" model) in PyTorch, and a loader for its published weights.
 
 The network maps one 5-s Deej-AI mel slice, shape (96 mel bands, 216 frames) scaled to [0, 1]
-(``segue.audio.spectrum.deejai_slices``), to a 100-d vector in Deej-AI's Track2Vec space:
+(``segue.audio.model_frontends.deejai_slices``), to a 100-d vector in Deej-AI's Track2Vec space:
 
     3 x [SeparableConv2d 3x3 "same" (depthwise, no bias; pointwise, bias)
          -> LeakyReLU(0.2) -> BatchNorm(eps 1e-3) -> MaxPool 2x2 -> Dropout]   filters 32/64/128

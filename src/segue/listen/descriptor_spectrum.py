@@ -20,7 +20,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 import scipy.fft
 
-from segue.audio.spectrum import slaney_mel_filterbank, slaney_mel_frequencies
+from segue.audio.model_frontends import slaney_mel_filterbank, slaney_mel_frequencies
 
 ANALYSIS_SR = 22050
 N_FFT = 1024

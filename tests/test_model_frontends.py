@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segue.audio import spectrum as sp
+from segue.audio import model_frontends as sp
 
 librosa = pytest.importorskip("librosa")
 
