@@ -714,7 +714,7 @@ class Library:
         if features == LEARNED:
             return self._learned_catalog()
         from segue.listen.models.musicnn_tags import MUSICNN_TAGS
-        from segue.playlist.catalog import Catalog
+        from segue.playlist.catalog import Catalog, normalise_rows
 
         model, kind = STORED[features]
         neural = features in NEURAL_FEATURES
@@ -753,9 +753,10 @@ class Library:
 
         return Catalog(
             ids=np.array([t.id for t in tracks]),
-            vectors=matrix,
-            intro=intro,
-            outro=outro,
+            vectors=normalise_rows(matrix, in_place=True),  # these matrices are ours alone
+            intro=None if intro is None else normalise_rows(intro, in_place=True),
+            outro=None if outro is None else normalise_rows(outro, in_place=True),
+            normalised=True,
             path=[t.path for t in tracks],
             title=[t.title for t in tracks],
             artist=[t.artist for t in tracks],

@@ -30,16 +30,19 @@ T = TypeVar("T")
 _MISSING = object()
 
 
-def normalise_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm, as contiguous float32; all-zero rows stay zero."""
+def normalise_rows(x: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Rows scaled to unit L2 norm, as contiguous float32; all-zero rows stay zero.
+
+    ``in_place``: scale ``x`` itself where it already is contiguous float32 (the caller's own
+    matrix, which it no longer needs raw: a million-track catalogue then never holds both)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D array of vectors, got shape {x.shape}")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    out = x / norms
+    out = np.divide(x, norms, out=x if in_place and x.flags.writeable else None)
     out[~np.isfinite(out).all(axis=1)] = 0.0
-    return np.ascontiguousarray(out, dtype=np.float32)
+    return out
 
 
 def _float_array(x: Any, n: int, name: str) -> np.ndarray:
