@@ -3,14 +3,17 @@ hook's module, never the test module that ran the scan). Test-only; nothing in s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from segue.library.scan import Analysis
+from segue.library.store import Store
 
 
 class ProbeHook:
@@ -66,3 +69,23 @@ class KillerHook(ProbeHook):
 def marker_lines(path: str | Path) -> list[str]:
     p = Path(path)
     return p.read_text().split() if p.exists() else []
+
+
+def interrupt_at_first_progress(proc: subprocess.Popen, db: Path, n_files: int) -> None:
+    """Ctrl-C a running ``segue scan --json`` (text pipes) at its first progress line, then
+    check it stopped part-way and reported exactly what the library holds."""
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the first progress line: files are being analysed and saved
+        if line.startswith("scan: "):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    report = json.loads(out)
+    assert report["interrupted"] is True
+    with Store(db) as store:
+        tracks = store.count_tracks()
+        analysed = len(store.analysis_status("musicnn"))
+    assert 1 <= tracks < n_files, "the scan was not interrupted part-way"
+    assert (report["added"], report["analysed"]) == (tracks, analysed)
+    assert f"({tracks} added)" in err

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 
 from ray_hooks import SlowHook, WhereHook
-from scan_hooks import KillerHook, marker_lines
+from scan_hooks import KillerHook, interrupt_at_first_progress, marker_lines
 from segue import open_library
 from segue.library.scan import Scanner
 from segue.library.store import Store
@@ -213,21 +212,7 @@ def test_ctrl_c_during_a_ray_scan_reports_exactly_what_was_saved(tmp_path: Path)
     db = tmp_path / "lib.db"
     address = ray.get_runtime_context().gcs_address
     proc = cli("--db", str(db), "scan", str(music), "--json", "--ray", address)
-    assert proc.stderr is not None
-    for line in proc.stderr:  # the first progress line: files are being analysed and saved
-        if line.startswith("scan: "):
-            break
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    report = json.loads(out)
-    assert report["interrupted"] is True
-    with Store(db) as store:
-        tracks = store.count_tracks()
-        analysed = len(store.analysis_status("musicnn"))
-    assert 1 <= tracks < 16, "the scan was not interrupted part-way"
-    assert (report["added"], report["analysed"]) == (tracks, analysed)
-    assert f"({tracks} added)" in err
+    interrupt_at_first_progress(proc, db, 16)
 
 
 PLAIN_SCAN = """

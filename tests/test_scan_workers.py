@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scan_hooks import KillerHook, ProbeHook, marker_lines
+from scan_hooks import KillerHook, ProbeHook, interrupt_at_first_progress, marker_lines
 from segue.library.scan import Scanner
 from segue.library.store import Store
 
@@ -146,18 +145,4 @@ def test_ctrl_c_reports_exactly_what_was_saved(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO / "src")},
     )  # fmt: skip
-    assert proc.stderr is not None
-    for line in proc.stderr:  # the first progress line: files are being analysed and saved
-        if line.startswith("scan: "):
-            break
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    report = json.loads(out)
-    assert report["interrupted"] is True
-    with Store(db) as store:
-        tracks = store.count_tracks()
-        analysed = len(store.analysis_status("musicnn"))
-    assert 1 <= tracks < 16, "the scan was not interrupted part-way"
-    assert (report["added"], report["analysed"]) == (tracks, analysed)
-    assert f"({tracks} added)" in err
+    interrupt_at_first_progress(proc, db, 16)
