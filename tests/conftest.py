@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Several tests press Ctrl-C on a child (a scan, a mix, the MPD daemon) and check what it saved.
+# A suite started in the background of a non-interactive shell (`make test &`) inherits SIGINT
+# ignored, and so would every child: Python then installs no handler and the Ctrl-C never
+# arrives. Hearing it again here lets the children hear it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from audio_factory import png_bytes, tag_file, write_audio  # noqa: E402
 
