@@ -15,9 +15,10 @@ from segue.playlist.catalog import normalise_rows
 
 
 def _store(path: Path, n: int = 30) -> tuple[Store, np.random.Generator]:
-    """``n`` tracks; track 0 has no analysis, every 4th lacks an intro, every 5th lacks tags,
-    and tracks 6 and 7 are the same audio (one hash, two files)."""
+    """``n`` tracks in albums of 10 that sound alike; track 0 has no analysis, every 4th lacks
+    an intro, every 5th lacks tags, and tracks 6 and 7 are the same audio (one hash, two files)."""
     rng = np.random.default_rng(4)
+    centres = 3 * rng.standard_normal((n // 10 + 1, 200)).astype(np.float32)
     store = Store(path)
     with store.transaction():
         for i in range(n):
@@ -28,7 +29,7 @@ def _store(path: Path, n: int = 30) -> tuple[Store, np.random.Generator]:
                                 "album": f"Al{i // 10}"})  # fmt: skip
             if i in (0, 7):
                 continue
-            v = rng.standard_normal(200).astype(np.float32)
+            v = centres[i // 10] + rng.standard_normal(200).astype(np.float32)
             arrays = {"track": v, "outro": -v}
             if i % 4:
                 arrays["intro"] = 2 * v
@@ -93,3 +94,26 @@ def test_the_learned_inputs_are_the_rows_input_row_makes(tmp_path: Path) -> None
         assert kept == [h for h, row in expected.items() if row is not None]
         assert inputs.shape == (len(kept), 300)
         np.testing.assert_array_equal(inputs, np.stack([expected[h] for h in kept]))
+
+
+def test_the_learned_catalogue_places_each_track_and_its_edges(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path / "lib.db", n=200)
+    per_kind = {k: store.vectors("musicnn", k) for k in ("track", "intro", "outro", *TAG_KINDS)}
+    store.close()
+    lib = open_library(tmp_path / "lib.db")
+    summary = lib.learn()
+    assert summary.space == "learned", summary.reason
+    cat = lib.catalog()  # the learned space is the default once learned
+    head = lib.learned_model()
+    rows = {t.id: t.audio_hash for t in lib.store.tracks()}
+    for r, track_id in enumerate(cat.ids.tolist()):
+        h = rows[track_id]
+        arrays = {k: per_kind[k].get(h) for k in per_kind}
+        placed = head.place(arrays, "track")
+        assert placed is not None  # only tracks with every input are in the catalogue
+        np.testing.assert_allclose(cat.vectors[r], normalise_rows(placed[None])[0], atol=1e-6)
+        edge = head.place(arrays, "intro")
+        want = placed if edge is None else edge  # no intro: the track stands in
+        np.testing.assert_allclose(cat.intro[r], normalise_rows(want[None])[0], atol=1e-6)
+    untagged = {h for h in per_kind["track"] if h not in per_kind["tags_msd"]}
+    assert untagged and not untagged & {rows[i] for i in cat.ids.tolist()}

@@ -710,7 +710,9 @@ class Library:
                 snapshot.attach(catalog, folder, key)
         return catalog
 
-    def _build_catalog(self, features: str, pooling: str) -> Any:
+    def _build_catalog(self, features: str, pooling: str, edges: bool = True) -> Any:
+        """The catalogue of one feature space, built from the store (``edges`` False: without
+        the intro and outro vectors, for a caller that replaces them)."""
         if features == LEARNED:
             return self._learned_catalog()
         from segue.listen.models.musicnn_tags import MUSICNN_TAGS
@@ -731,13 +733,14 @@ class Library:
             tracks = [t for t, ok in zip(tracks, found, strict=True) if ok]
             matrix = matrix[found]
         hashes = [t.audio_hash for t in tracks]
+        intro = outro = None
         if neural:
-            intro, outro = (self._edge_matrix(model, edge, hashes, matrix) for edge in ("intro", "outro"))
+            if edges:
+                intro, outro = (self._edge_matrix(model, e, hashes, matrix) for e in ("intro", "outro"))
             if pooling == "tfidf":
                 matrix = self._tfidf_vectors(model, hashes, matrix)
         else:
             matrix = standardise(matrix)
-            intro = outro = None
         tag_matrix, tagged = self.store.vector_matrix(self.default_model(), "tags_msd", hashes)
         if tag_matrix.shape[1] != len(MUSICNN_TAGS["MSD_musicnn"]):
             tag_matrix = np.zeros((len(hashes), len(MUSICNN_TAGS["MSD_musicnn"])), np.float32)
@@ -786,10 +789,11 @@ class Library:
         learned head (tracks without the head's inputs are left out)."""
         import dataclasses
 
-        from segue.learn.features import library_inputs
+        from segue.learn.features import library_inputs_by_kind
 
         model = self.learned_model()
-        base = self._build_catalog("musicnn", "mean")
+        # the pretrained catalogue for its columns only: its transition vectors are replaced
+        base = self._build_catalog("musicnn", "mean", edges=False)
         hash_of = {t.id: t.audio_hash for t in self.store.tracks()}
         hashes = [hash_of[int(i)] for i in base.ids]
         del hash_of
@@ -797,14 +801,11 @@ class Library:
         row_of = {h: i for i, h in enumerate(unique)}
         at = np.fromiter((row_of[h] for h in hashes), dtype=np.int64, count=len(hashes))
         placed, found = {}, {}
-        for kind in ("track", "intro", "outro"):  # whole matrices: no array per track
-            kept, inputs = library_inputs(self.store, unique, kind)
-            rows = np.fromiter((row_of[h] for h in kept), dtype=np.int64, count=len(kept))
-            found[kind] = np.zeros(len(unique), dtype=bool)
-            found[kind][rows] = True
-            placed[kind] = out = np.zeros((len(unique), model.dims), dtype=np.float32)
-            if len(kept):
-                out[rows] = model.place_rows(inputs)
+        for kind, ok, inputs in library_inputs_by_kind(self.store, unique):
+            found[kind] = ok
+            placed[kind] = np.zeros((len(unique), model.dims), dtype=np.float32)
+            if len(inputs):
+                placed[kind][ok] = model.place_rows(inputs)
             del inputs
         keep = found["track"][at]
         if not keep.any():

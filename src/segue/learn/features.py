@@ -16,7 +16,7 @@ BENCHMARKS.md, "Learning from the library").
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -42,20 +42,30 @@ def library_inputs(
 ) -> tuple[list[str], np.ndarray]:
     """(hashes, inputs) for the given audio hashes (default: every analysed one, sorted), only
     those with every array the head needs: float32 rows, as :func:`input_row` makes them (the
-    head computes in float64 either way).
-
-    Read as whole matrices from the store, so a million-track library costs its inputs and no
-    array per vector."""
+    head computes in float64 either way)."""
     wanted = sorted(store.vector_hashes(SOURCE_MODEL, embedding)) if hashes is None else list(hashes)
-    parts, ok = [], np.ones(len(wanted), dtype=bool)
-    for kind in (embedding, *TAG_KINDS):
-        matrix, found = store.vector_matrix(SOURCE_MODEL, kind, wanted)
-        parts.append(matrix)
-        ok &= found
-    inputs = np.concatenate(parts, axis=1) if wanted else np.zeros((0, 0), np.float32)
-    del parts
-    ok &= np.isfinite(inputs).all(axis=1) if len(inputs) else ok
-    if not ok.all():
-        inputs = inputs[ok]
-    kept = [h for h, keep in zip(wanted, ok, strict=True) if keep]
-    return kept, inputs
+    ((_, ok, inputs),) = library_inputs_by_kind(store, wanted, (embedding,))
+    return [h for h, keep in zip(wanted, ok, strict=True) if keep], inputs
+
+
+def library_inputs_by_kind(
+    store: Store, hashes: Sequence[str], embeddings: Sequence[str] = EMBEDDING_KINDS
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """For each embedding kind in turn: (kind, mask over ``hashes`` of those with every array the
+    head needs, their input rows). Read as whole matrices from the store, the tags once for all
+    kinds, and one kind's inputs alive at a time: a million-track library costs its matrices and
+    no array per vector."""
+    tags, tagged = [], np.ones(len(hashes), dtype=bool)
+    for kind in TAG_KINDS:
+        matrix, found = store.vector_matrix(SOURCE_MODEL, kind, hashes)
+        tags.append(matrix)
+        tagged &= found
+    for embedding in embeddings:
+        matrix, ok = store.vector_matrix(SOURCE_MODEL, embedding, hashes)
+        if not len(hashes):
+            yield embedding, ok, np.zeros((0, 0), np.float32)
+            continue
+        inputs = np.concatenate([matrix, *tags], axis=1)
+        del matrix
+        ok &= tagged & np.isfinite(inputs).all(axis=1)
+        yield embedding, ok, inputs if ok.all() else inputs[ok]
