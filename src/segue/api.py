@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from segue.audio.formats import media_type
 from segue.config import default_db_path
 from segue.errors import DecodeError, NotReady, TrackNotFound, UnsupportedAudio, UserError
 from segue.library.browse import Album, Artist
@@ -52,6 +53,7 @@ from segue.progress import warn
 from segue.text import fold_text
 
 __all__ = [
+    "media_type",
     "STAR_KINDS", "Album", "Artist", "Collection", "SavedPlaylist", "LibraryDamaged", "Neighbours",
     "fold_text", "user_error_for", "ENERGY_ARCS", "FEATURE_SETS", "HUB_REDUCTIONS", "IMAGE_SOURCES", "MAP_METHODS",
     "NEURAL_FEATURES",

@@ -103,3 +103,22 @@ def _describe(head: bytes) -> str:
     if printable >= 0.95 * len(sample):
         return "text"
     return "unknown binary data"
+
+
+#: Container format (``tracks.format``, sniffed from the bytes) -> the audio MIME type that a
+#: browser, a Subsonic app or an HTTP client is told.
+MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "mp4": "audio/mp4",
+    "wav": "audio/wav",
+    "aiff": "audio/aiff",
+    "asf": "audio/x-ms-wma",
+}
+
+
+def media_type(fmt: str | None) -> str:
+    """The MIME type to serve audio of container format ``fmt`` with (octet-stream if unknown)."""
+    return MEDIA_TYPES.get(fmt or "", "application/octet-stream")

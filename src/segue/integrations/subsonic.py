@@ -45,7 +45,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from segue import __version__
-from segue.api import Collection, Library, NotReady, TrackNotFound, UserError, fold_text
+from segue.api import Collection, Library, NotReady, TrackNotFound, UserError, fold_text, media_type
 
 API_VERSION = "1.16.1"
 XMLNS = "http://subsonic.org/restapi"
@@ -61,18 +61,6 @@ RECENT_PLAYS = 200
 ENV_USER = "SEGUE_SUBSONIC_USER"
 ENV_PASSWORD = "SEGUE_SUBSONIC_PASSWORD"
 ENV_API_KEY = "SEGUE_SUBSONIC_API_KEY"
-
-#: Container format (``tracks.format``) -> MIME type.
-CONTENT_TYPES = {
-    "mp3": "audio/mpeg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "ogg": "audio/ogg",
-    "mp4": "audio/mp4",
-    "wav": "audio/wav",
-    "aiff": "audio/aiff",
-    "asf": "audio/x-ms-wma",
-}
 
 # Error codes of the Subsonic API (and OpenSubsonic's API-key ones).
 GENERIC, MISSING, CLIENT_TOO_OLD, SERVER_TOO_OLD, WRONG_LOGIN = 0, 10, 20, 30, 40
@@ -352,7 +340,7 @@ class Shapes:
             "genre": t["genre"],
             "coverArt": t["cover"],
             "size": t["size"],
-            "contentType": CONTENT_TYPES.get(str(t["format"]), "application/octet-stream"),
+            "contentType": media_type(t["format"]),
             "suffix": suffix,
             "duration": int(round(float(t["duration"]))),
             "bitRate": int(t["bitrate"] / 1000) if t["bitrate"] else None,
@@ -744,9 +732,8 @@ def _stream(call: Call) -> Response:
         path, fmt = call.lib.track_file(int(sid))
     except TrackNotFound as exc:
         raise SubsonicError(NOT_FOUND, str(exc)) from None
-    media_type = CONTENT_TYPES.get(fmt or "", "application/octet-stream")
     filename = os.path.basename(path) if call.method == "download" else None
-    return RangeFileResponse(path, media_type=media_type, filename=filename,
+    return RangeFileResponse(path, media_type=media_type(fmt), filename=filename,
                              headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
 
 

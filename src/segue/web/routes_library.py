@@ -10,22 +10,11 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 from starlette.responses import MalformedRangeHeader
 
-from segue.api import NotReady
+from segue.api import NotReady, media_type
 from segue.web.deps import State
 
 router = APIRouter(tags=["library"])
 
-#: Container format (``tracks.format``, sniffed from the bytes) -> the audio MIME type.
-MEDIA_TYPES = {
-    "mp3": "audio/mpeg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "ogg": "audio/ogg",
-    "mp4": "audio/mp4",
-    "wav": "audio/wav",
-    "aiff": "audio/aiff",
-    "asf": "audio/x-ms-wma",
-}
 _HASH_RE = re.compile(r"^[0-9a-fA-F]{16,128}$")
 
 TrackId = Annotated[int, Query(ge=1, le=2**62)]
@@ -86,7 +75,7 @@ def audio(track_id: int, st: State) -> FileResponse:
     path, fmt = st.raw_library().track_file(track_id)
     return AudioFileResponse(
         path,
-        media_type=MEDIA_TYPES.get(fmt or "", "application/octet-stream"),
+        media_type=media_type(fmt),
         headers={"Cache-Control": "private, max-age=3600"},
     )
 
