@@ -34,8 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "dev" / "audio"
+from corpus_links import CORPUS, REPO, linked_corpus
 
 
 def timed(cmd: list[str], env: dict[str, str], n_files: int) -> float:
@@ -86,15 +85,7 @@ def main() -> None:
     cli = [sys.executable, "-m", "segue.cli"]
     with tempfile.TemporaryDirectory(prefix="segue-scan-ray-") as tmp:
         tmp_path = Path(tmp)
-        music = tmp_path / "music"
-        music.mkdir()
-        files = sorted(CORPUS.iterdir())[: args.limit or None]
-        for f in files:  # links: the same files, in a folder holding only them
-            os.symlink(f, music / f.name)
-            f.read_bytes()
-        warm = tmp_path / "warm"
-        warm.mkdir()
-        os.symlink(files[0], warm / files[0].name)
+        music, files, warm = linked_corpus(tmp_path, args.limit)
         timed([*cli, "--db", str(tmp_path / "warm.db"), "scan", str(warm), "--json"], env, 1)
 
         head = None

@@ -34,8 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "dev" / "audio"
+from corpus_links import CORPUS, REPO, linked_corpus
+
 STAGES = ("start-up", "decode", "tags", "dsp", "networks", "writing")
 
 
@@ -93,20 +93,11 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": args.src}
     with tempfile.TemporaryDirectory(prefix="segue-scan-speed-") as tmp:
         tmp_path = Path(tmp)
-        music = tmp_path / "music"
-        music.mkdir()
-        files = sorted(CORPUS.iterdir())[: args.limit or None]
-        for f in files:  # links: the same files, in a folder holding only them
-            os.symlink(f, music / f.name)
+        music, files, warm = linked_corpus(tmp_path, args.limit)
         listed = tmp_path / "files.json"
         listed.write_text(json.dumps([str(music / f.name) for f in files]))
-        for f in files:
-            f.read_bytes()
         scan_cmd = [sys.executable, "-c", SCAN_COMMAND, args.inference,
                     "0" if args.no_descriptors else "1"]  # fmt: skip
-        warm = tmp_path / "warm"
-        warm.mkdir()
-        os.symlink(files[0], warm / files[0].name)
         timed([*scan_cmd, str(tmp_path / "warm.db"), str(warm), "1"], env)
 
         results: dict[int, dict[str, list]] = {}
