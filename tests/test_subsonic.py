@@ -222,6 +222,10 @@ def test_browse_artists_albums_and_search3(server: str) -> None:
     assert [s["title"] for s in found["song"]] == ["Extra Song 3"]
     assert [a["name"] for a in conn.search3("extras")["searchResult3"]["album"]] == ["Extras"]
     assert len(conn.search3("")["searchResult3"]["song"]) == 15  # empty query: everything
+    # the older search2 answers with folder-style elements: an album is a directory
+    old = conn.search2("extras")["searchResult2"]
+    assert [(a["title"], a["isDir"]) for a in old["album"]] == [("Extras", True)]
+    assert [s["title"] for s in conn.search2("extra song 3")["searchResult2"]["song"]] == ["Extra Song 3"]
     song = conn.getSong(found["song"][0]["id"])["song"]
     assert song["artist"] == "Extra Band 0" and song["albumId"] == found["song"][0]["albumId"]
 
@@ -337,6 +341,10 @@ def test_star_and_unstar_songs_albums_artists(server: str) -> None:
     assert [a["name"] for a in starred["album"]] == ["Album A"]
     assert [a["name"] for a in starred["artist"]] == ["Ärtist One"]
     assert conn.getAlbumList2("starred")["albumList2"]["album"][0]["name"] == "Album A"
+    folders = conn.getStarred()["starred"]  # the older call: folder-style album and artist
+    assert [(a["title"], a["isDir"]) for a in folders["album"]] == [("Album A", True)]
+    assert [a["name"] for a in folders["artist"]] == ["Ärtist One"]
+    assert [s["title"] for s in folders["song"]] == ["Second Song"]
     conn.unstar(sids=[song["id"]], albumIds=[song["albumId"]], artistIds=[song["artistId"]])
     assert conn.getStarred2()["starred2"] == {}
 

@@ -217,9 +217,5 @@ def _search(call: Call) -> dict:
                     if _matches(words, t["title"], t["artist"], t["album"],
                                 os.path.basename(str(t["path"])))], "song")  # fmt: skip
     if call.method == "search2":
-        return {"searchResult2": {"artist": [sh.artist_plain(a) for a in artists],
-                                  "album": [sh.album_child(a) for a in albums],
-                                  "song": [sh.song(t) for t in songs]}}  # fmt: skip
-    return {"searchResult3": {"artist": [sh.artist_id3(a) for a in artists],
-                              "album": [sh.album_id3(a) for a in albums],
-                              "song": [sh.song(t) for t in songs]}}  # fmt: skip
+        return {"searchResult2": sh.lists(artists, albums, songs, id3=False)}
+    return {"searchResult3": sh.lists(artists, albums, songs, id3=True)}

@@ -92,12 +92,8 @@ def _starred(call: Call) -> dict:
     albums = [sh.col.albums[k] for k in stars["album"] if k in sh.col.albums]
     songs = [sh.col.tracks[t] for t in stars["track"] if t in sh.col.tracks]
     if call.method == "getStarred":
-        return {"starred": {"artist": [sh.artist_plain(a) for a in artists],
-                            "album": [sh.album_child(a) for a in albums],
-                            "song": [sh.song(t) for t in songs]}}  # fmt: skip
-    return {"starred2": {"artist": [sh.artist_id3(a) for a in artists],
-                         "album": [sh.album_id3(a) for a in albums],
-                         "song": [sh.song(t) for t in songs]}}  # fmt: skip
+        return {"starred": sh.lists(artists, albums, songs, id3=False)}
+    return {"starred2": sh.lists(artists, albums, songs, id3=True)}
 
 
 def _playlist(sh: Shapes, p: Any, user: str, songs: bool) -> dict[str, Any]:

@@ -150,6 +150,16 @@ class Shapes:
     def artist_plain(self, a: Any) -> dict[str, Any]:
         return {"id": ARTIST + a.key, "name": a.name, "starred": _iso(self.stars["artist"].get(a.key))}
 
+    def lists(self, artists: list[Any], albums: list[Any], songs: list[dict[str, Any]],
+              id3: bool) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+        """Artists, albums and songs as one answer's three lists (search results, starred):
+        ID3-style elements, or folder-style ones for the older calls."""
+        return {
+            "artist": [self.artist_id3(a) if id3 else self.artist_plain(a) for a in artists],
+            "album": [self.album_id3(a) if id3 else self.album_child(a) for a in albums],
+            "song": [self.song(t) for t in songs],
+        }
+
     def indexed(self, artists: list[Any], shape: Callable[[Any], dict]) -> list[dict[str, Any]]:
         groups: dict[str, list[dict]] = {}
         for a in artists:
