@@ -87,25 +87,24 @@ def hann_periodic(n: int) -> np.ndarray:
     return _hann_periodic64(n).astype(np.float32)
 
 
+# The Slaney mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above.
+_SLANEY_F_SP = 200.0 / 3.0
+_SLANEY_MIN_LOG_HZ = 1000.0
+_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
+_SLANEY_LOGSTEP = np.log(6.4) / 27.0
+
+
 def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
     f = np.asarray(f, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    lin = f / f_sp
     with np.errstate(divide="ignore"):
-        log = min_log_mel + np.log(np.maximum(f, 1e-300) / min_log_hz) / logstep
-    return np.where(f >= min_log_hz, log, lin)
+        log = _SLANEY_MIN_LOG_MEL + np.log(np.maximum(f, 1e-300) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
+    return np.where(f >= _SLANEY_MIN_LOG_HZ, log, f / _SLANEY_F_SP)
 
 
 def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+    log = _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (m - _SLANEY_MIN_LOG_MEL))
+    return np.where(m >= _SLANEY_MIN_LOG_MEL, log, _SLANEY_F_SP * m)
 
 
 def slaney_mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
